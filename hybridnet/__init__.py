@@ -1,0 +1,14 @@
+"""hybridnet: Gluon-style imperative deep learning, hybridized into Numba-compiled graphs.
+
+    import hybridnet as mx
+    from hybridnet import nd, autograd, gluon
+"""
+__version__ = "0.1.0"
+
+from . import base  # noqa: F401
+from .base import HybridnetError, MXNetError  # noqa: F401
+from .context import Context, cpu, current_context, gpu, num_gpus  # noqa: F401
+from . import ndarray  # noqa: F401
+from . import ndarray as nd  # noqa: F401
+from . import autograd, random  # noqa: F401
+from . import test_utils  # noqa: F401

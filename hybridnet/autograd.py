@@ -1,0 +1,292 @@
+"""Imperative autograd, MXNet-style: record a tape, then ``backward()``.
+
+    x.attach_grad()
+    with autograd.record():
+        y = (x * x).sum()
+    y.backward()          # x.grad == 2 * x
+
+Gradients of every op come from its registry ``vjp`` rule, the same rule the
+JIT applies to traced graphs.
+"""
+import numpy as np
+
+from ._state import STATE
+from ._tape import TapeNode, parent_of
+from .base import AutogradError, HybridnetValueError, ShapeError
+from .ndarray.ndarray import NDArray, wrap, _record
+
+__all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
+           "set_recording", "set_training", "backward", "grad", "mark_variables", "Function"]
+
+
+class _Scope:
+    __slots__ = ("_rec", "_train", "_old")
+
+    def __init__(self, recording, training):
+        self._rec, self._train = recording, training
+
+    def __enter__(self):
+        self._old = (STATE.recording, STATE.training)
+        if self._rec is not None:
+            STATE.recording = self._rec
+        if self._train is not None:
+            STATE.training = self._train
+        return self
+
+    def __exit__(self, *exc):
+        STATE.recording, STATE.training = self._old
+
+
+def record(train_mode=True):
+    """Record ops for differentiation; ``train_mode`` also turns on Dropout/BatchNorm training."""
+    return _Scope(True, train_mode)
+
+
+def pause(train_mode=False):
+    """Stop recording inside a ``record()`` block."""
+    return _Scope(False, train_mode)
+
+
+def train_mode():
+    return _Scope(None, True)
+
+
+def predict_mode():
+    return _Scope(None, False)
+
+
+def is_recording():
+    return STATE.recording
+
+
+def is_training():
+    return STATE.training
+
+
+def set_recording(is_recording):
+    old, STATE.recording = STATE.recording, bool(is_recording)
+    return old
+
+
+def set_training(train_mode):
+    old, STATE.training = STATE.training, bool(train_mode)
+    return old
+
+
+def mark_variables(variables, gradients, grad_reqs="write"):
+    """Mark arrays as variables whose gradients are written into ``gradients``."""
+    if isinstance(variables, NDArray):
+        variables, gradients = [variables], [gradients]
+    if isinstance(grad_reqs, str):
+        grad_reqs = [grad_reqs] * len(variables)
+    for v, g, req in zip(variables, gradients, grad_reqs):
+        v.attach_grad(req)
+        if g is not None and req != "null":
+            if g.shape != v.shape:
+                raise ShapeError(f"mark_variables: gradient shape {g.shape} != variable shape "
+                                 f"{v.shape}")
+            v._grad = g
+
+
+# ---- backward ---------------------------------------------------------------------------
+def _topo_order(heads):
+    """Nodes reachable from ``heads``, each after every node that consumes it."""
+    order, seen = [], set()
+    stack = [(h._node, False) for h in heads if h._node is not None]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in node.parents:
+            if p is not None and p[0] is not None and id(p[0]) not in seen:
+                stack.append((p[0], False))
+    order.reverse()
+    return order
+
+
+def _accumulate(store, key, g):
+    old = store.get(key)
+    store[key] = g if old is None else old + g
+
+
+def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
+    """Propagate gradients from ``heads``; returns (node grads, leaf grads)."""
+    for h in heads:
+        if not isinstance(h, NDArray):
+            raise AutogradError(f"backward: heads must be NDArrays, got {type(h).__name__}")
+        if h._node is None:
+            raise AutogradError(
+                "backward: this array was not computed under autograd.record() from an array "
+                "with attach_grad(), so there is no graph to differentiate. Call x.attach_grad() "
+                "and compute the output inside `with autograd.record():`")
+        if h._node.freed:
+            raise AutogradError(
+                "backward: the graph of this array was already freed by an earlier backward(); "
+                "pass retain_graph=True to the first backward() to run it twice")
+    if head_grads is None:
+        head_grads = [None] * len(heads)
+    if len(head_grads) != len(heads):
+        raise HybridnetValueError(f"backward: got {len(heads)} heads but {len(head_grads)} "
+                                  "head gradients")
+    node_grads, leaf_grads = {}, {}
+    for h, hg in zip(heads, head_grads):
+        if hg is None:
+            hg = wrap(np.ones_like(h._data), h._ctx)
+        elif not isinstance(hg, NDArray):
+            hg = wrap(np.asarray(hg, dtype=h._data.dtype), h._ctx)
+        if hg.shape != h.shape:
+            raise ShapeError(f"backward: head gradient shape {hg.shape} != output shape {h.shape}")
+        _accumulate(node_grads, (id(h._node), h._oidx), hg)
+    order = _topo_order(heads)
+    old = (STATE.recording, STATE.training)
+    STATE.recording, STATE.training = bool(create_graph), bool(train_mode)
+    try:
+        for node in order:
+            if node.freed:
+                raise AutogradError("backward: part of the graph was freed by an earlier "
+                                    "backward(); use retain_graph=True")
+            n_out = len(node.out_data)
+            gs = []
+            for i in range(n_out):
+                g = node_grads.pop((id(node), i), None)
+                gs.append(g if g is not None else wrap(np.zeros_like(node.out_data[i])))
+            ins = _rewrap_inputs(node, create_graph)
+            outs = tuple(wrap(d) for d in node.out_data)
+            if node.custom is not None:
+                in_grads = node.custom._backward_from_tape(gs)
+            else:
+                in_grads = node.op.vjp(gs[0] if n_out == 1 else tuple(gs), ins,
+                                       outs[0] if n_out == 1 else outs, **node.attrs)
+            if not isinstance(in_grads, (tuple, list)):
+                in_grads = (in_grads,)
+            for parent, ig, x in zip(node.parents, in_grads, ins):
+                if parent is None or ig is None:
+                    continue
+                if not isinstance(ig, NDArray):
+                    ig = wrap(np.asarray(ig, dtype=x._data.dtype))
+                if ig.shape != x.shape:
+                    raise AutogradError(
+                        f"internal: vjp of {node!r} gave gradient shape {ig.shape} for an input "
+                        f"of shape {x.shape}")
+                if parent[0] is None:
+                    _accumulate(leaf_grads, id(parent[1]), ig)
+                    leaf_grads.setdefault(("obj", id(parent[1])), parent[1])
+                else:
+                    _accumulate(node_grads, (id(parent[0]), parent[1]), ig)
+            if not retain_graph:
+                node.freed = True
+                node.in_data = node.out_data = None
+    finally:
+        STATE.recording, STATE.training = old
+    return leaf_grads
+
+
+def _rewrap_inputs(node, create_graph):
+    ins = []
+    for d, p in zip(node.in_data, node.parents):
+        x = wrap(d)
+        if create_graph and p is not None:
+            if p[0] is None:
+                x = p[1]
+            else:
+                x._node, x._oidx = p
+        ins.append(x)
+    return ins
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """Compute gradients of ``heads`` and store them in each variable's ``.grad``."""
+    if isinstance(heads, NDArray):
+        heads = [heads]
+        head_grads = [head_grads] if head_grads is not None and not isinstance(
+            head_grads, (list, tuple)) else head_grads
+    leaf_grads = _run_backward(list(heads), head_grads, retain_graph, False, train_mode)
+    for key, leaf in list(leaf_grads.items()):
+        if not (isinstance(key, tuple) and key[0] == "obj"):
+            continue
+        g = leaf_grads[id(leaf)]
+        if leaf._grad_req == "add":
+            leaf._grad._data += g._data
+        elif leaf._grad_req == "write":
+            leaf._grad._data[...] = g._data
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
+         train_mode=True):
+    """Return the gradients of ``heads`` with respect to ``variables`` (not stored in .grad)."""
+    single = isinstance(variables, NDArray)
+    if single:
+        variables = [variables]
+    if isinstance(heads, NDArray):
+        heads = [heads]
+        if head_grads is not None and not isinstance(head_grads, (list, tuple)):
+            head_grads = [head_grads]
+    for v in variables:
+        if not v._var:
+            raise AutogradError("autograd.grad: every variable needs attach_grad() (or "
+                                "mark_variables) before recording")
+    if retain_graph is None:
+        retain_graph = create_graph
+    leaf_grads = _run_backward(list(heads), head_grads, retain_graph, create_graph, train_mode)
+    out = [leaf_grads.get(id(v)) for v in variables]
+    out = [g if g is not None else wrap(np.zeros_like(v._data), v._ctx)
+           for g, v in zip(out, variables)]
+    return out[0] if single else out
+
+
+# ---- custom functions -------------------------------------------------------------------
+class Function:
+    """A differentiable function with a hand-written gradient.
+
+    Subclass and define ``forward(self, *inputs)`` and ``backward(self, *output_grads)``,
+    both taking and returning NDArrays; use ``self.save_for_backward(...)`` and
+    ``self.saved_tensors`` to pass values between them. Call an instance like a function.
+    """
+
+    def __init__(self):
+        self._saved = ()
+
+    def save_for_backward(self, *args):
+        self._saved = args
+
+    @property
+    def saved_tensors(self):
+        return self._saved
+
+    def forward(self, *inputs):
+        raise NotImplementedError
+
+    def backward(self, *output_grads):
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        if STATE.tracer is not None:
+            return STATE.tracer.custom_function(self, inputs)
+        with pause(STATE.training):
+            outs = self.forward(*inputs)
+        single = isinstance(outs, NDArray)
+        outs_t = (outs,) if single else tuple(outs)
+        if STATE.recording and any(x._node is not None or x._var for x in inputs):
+            outs_t = tuple(wrap(o._data, o._ctx) for o in outs_t)
+            self._n_inputs = len(inputs)
+            self._in_shapes = [x.shape for x in inputs]
+            _record(None, inputs, {}, outs_t, custom=self)
+        return outs_t[0] if single else outs_t
+
+    def _backward_from_tape(self, gs):
+        with pause(STATE.training):
+            res = self.backward(*gs)
+        res = (res,) if isinstance(res, NDArray) else tuple(res)
+        if len(res) != self._n_inputs:
+            raise AutogradError(f"{type(self).__name__}.backward returned {len(res)} gradients "
+                                f"for {self._n_inputs} inputs; return one per input of forward")
+        for r, s in zip(res, self._in_shapes):
+            if r is not None and r.shape != s:
+                raise AutogradError(f"{type(self).__name__}.backward returned a gradient of "
+                                    f"shape {r.shape} for an input of shape {s}")
+        return res

@@ -1,0 +1,87 @@
+"""Array creation: array, zeros, ones, full, empty, arange, linspace, eye, *_like."""
+import numpy as np
+
+from .._state import STATE
+from ..base import normalize_dtype
+from .ndarray import NDArray, wrap
+
+__all__ = ["array", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+           "zeros_like", "ones_like", "full_like"]
+
+
+def _shape(shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+def _made(data, ctx):
+    """Wrap a new constant; while tracing, the tracer turns it into a graph constant."""
+    out = wrap(data, ctx)
+    if STATE.tracer is not None:
+        return STATE.tracer.constant(out)
+    return out
+
+
+def array(source_array, ctx=None, dtype=None):
+    """A new NDArray holding a copy of ``source_array`` (float32 unless ``dtype`` says).
+
+    Like MXNet, an NDArray or NumPy source keeps its dtype when ``dtype`` is None.
+    """
+    if isinstance(source_array, NDArray):
+        src = source_array.asnumpy()
+        dt = normalize_dtype(dtype, default=src.dtype)
+    elif isinstance(source_array, np.ndarray):
+        src = source_array
+        dt = normalize_dtype(dtype, default=src.dtype if src.dtype != np.float64 else np.float32)
+    else:
+        src = source_array
+        dt = normalize_dtype(dtype)
+    return _made(np.array(src, dtype=dt), ctx)
+
+
+def zeros(shape, ctx=None, dtype=None, **kwargs):
+    return _made(np.zeros(_shape(shape), normalize_dtype(dtype)), ctx)
+
+
+def ones(shape, ctx=None, dtype=None, **kwargs):
+    return _made(np.ones(_shape(shape), normalize_dtype(dtype)), ctx)
+
+
+def full(shape, val, ctx=None, dtype=None, **kwargs):
+    return _made(np.full(_shape(shape), val, normalize_dtype(dtype)), ctx)
+
+
+def empty(shape, ctx=None, dtype=None):
+    return _made(np.zeros(_shape(shape), normalize_dtype(dtype)), ctx)
+
+
+def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, **kwargs):
+    """Evenly spaced values in [start, stop) (MXNet: float32 by default; ``repeat`` each)."""
+    a = np.arange(start, stop, step, dtype=normalize_dtype(dtype))
+    if repeat > 1:
+        a = np.repeat(a, repeat)
+    return _made(a, ctx)
+
+
+def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
+    return _made(np.linspace(start, stop, num, endpoint=endpoint,
+                             dtype=normalize_dtype(dtype)), ctx)
+
+
+def eye(N, M=0, k=0, ctx=None, dtype=None):
+    return _made(np.eye(N, M or None, k, dtype=normalize_dtype(dtype)), ctx)
+
+
+def zeros_like(data, **kwargs):
+    return _made(np.zeros(data.shape, data._data.dtype if isinstance(data, NDArray)
+                           else data.dtype), getattr(data, "_ctx", None))
+
+
+def ones_like(data, **kwargs):
+    return _made(np.ones(data.shape, data._data.dtype if isinstance(data, NDArray)
+                          else data.dtype), getattr(data, "_ctx", None))
+
+
+def full_like(data, fill_value, **kwargs):
+    return _made(np.full(data.shape, fill_value, data._data.dtype), data._ctx)

@@ -1,0 +1,4 @@
+"""All op definitions. Importing this package fills the registry (``registry.OPS``)."""
+from . import registry  # noqa: F401
+from . import elementwise, unary, reduce, movement, linalg  # noqa: F401
+from .registry import OPS, Op, get_op, register  # noqa: F401

@@ -1,0 +1,106 @@
+"""The op registry: every operator is defined exactly once, here.
+
+An ``Op`` holds all of an operator's rules side by side (JAX's ``lax`` style):
+
+* ``forward(*arrays, **attrs)`` — the NumPy implementation used by eager mode
+  and by the JIT's reference interpreter. Its parameter names are the public
+  argument names of ``nd.<name>`` (``data``, ``lhs``, ``axis`` ...).
+* ``vjp(g, inputs, out, **attrs)`` — the gradient, written with hybridnet ops
+  so the same rule runs eagerly and, on traced values, emits backward IR.
+  ``g``/``out`` are single arrays for one-output ops, tuples otherwise; it
+  returns one gradient (or None) per array input.
+* ``shape_rule(shapes, dtypes, **attrs) -> [(shape, dtype), ...]`` — used by
+  tracing and the IR verifier; when absent it is derived by running
+  ``forward`` on zero arrays of the given shapes.
+* ``kind`` — ``elementwise | reduce | matmul | movement | opaque``; drives fusion.
+* ``expr`` — for elementwise ops, a scalar expression template over ``{0}``,
+  ``{1}`` ... and attrs (``{scalar}``) that the code generator renders.
+"""
+import inspect
+
+import numpy as np
+
+from ..base import HybridnetError, ShapeError
+
+__all__ = ["Op", "register", "get_op", "all_ops", "OPS"]
+
+OPS = {}
+KINDS = ("elementwise", "reduce", "matmul", "movement", "opaque")
+
+
+class Op:
+    __slots__ = ("name", "kind", "forward", "vjp", "shape_rule", "expr", "num_outputs",
+                 "variadic", "arg_names", "attr_defaults", "canon", "differentiable",
+                 "random", "doc", "nondiff_args")
+
+    def __init__(self, name, kind, forward, vjp=None, shape_rule=None, expr=None,
+                 num_outputs=1, canon=None, differentiable=True, random=False,
+                 nondiff_args=()):
+        if kind not in KINDS:
+            raise ValueError(f"op {name}: kind must be one of {KINDS}, got {kind!r}")
+        self.name, self.kind, self.forward, self.vjp = name, kind, forward, vjp
+        self.shape_rule, self.expr, self.num_outputs = shape_rule, expr, num_outputs
+        self.canon = canon              # attrs -> attrs (normalise lists to tuples ...)
+        self.differentiable = differentiable and vjp is not None
+        self.random = random            # draws from hybridnet.random's generator
+        self.nondiff_args = frozenset(nondiff_args)  # e.g. labels, indices
+        self.doc = forward.__doc__
+        # Public signature comes from the NumPy forward's parameters.
+        params = list(inspect.signature(forward).parameters.values())
+        self.variadic = any(p.kind == p.VAR_POSITIONAL for p in params)
+        self.arg_names = tuple(p.name for p in params
+                               if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
+        self.attr_defaults = {p.name: p.default for p in params
+                              if p.default is not p.empty and p.kind != p.VAR_POSITIONAL}
+
+    def infer(self, shapes, dtypes, attrs):
+        """Output ``[(shape, dtype), ...]`` for inputs of these shapes/dtypes."""
+        if self.shape_rule is not None:
+            return self.shape_rule(shapes, dtypes, **attrs)
+        arrays = [np.zeros(s, d) for s, d in zip(shapes, dtypes)]
+        res = self.call_forward(arrays, attrs)
+        res = res if isinstance(res, tuple) else (res,)
+        return [(r.shape, r.dtype) for r in res]
+
+    def call_forward(self, arrays, attrs):
+        """Run the NumPy forward; turn NumPy's errors into a hybridnet error naming the op."""
+        try:
+            return self.forward(*arrays, **attrs)
+        except HybridnetError:
+            raise
+        except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as e:
+            raise self.error(arrays, attrs, e) from None
+
+    def error(self, arrays, attrs, exc):
+        shapes = ", ".join(f"{tuple(np.shape(a))}:{getattr(a, 'dtype', type(a).__name__)}"
+                           for a in arrays)
+        shown = {k: v for k, v in attrs.items() if v is not None}
+        msg = (f"{self.name}: cannot apply to inputs with shapes {shapes}"
+               f"{' and ' + str(shown) if shown else ''}: {exc}")
+        if isinstance(exc, np.exceptions.AxisError):
+            msg += "; pass an axis in [-ndim, ndim)"
+        elif "broadcast" in str(exc):
+            msg += ("; operands must have equal shapes or shapes that broadcast "
+                    "(trailing dims equal or 1)")
+        return ShapeError(msg)
+
+    def __repr__(self):
+        return f"<Op {self.name} ({self.kind})>"
+
+
+def register(op):
+    if op.name in OPS:
+        raise HybridnetError(f"op {op.name!r} is registered twice; each op is defined once")
+    OPS[op.name] = op
+    return op
+
+
+def get_op(name):
+    try:
+        return OPS[name]
+    except KeyError:
+        raise HybridnetError(f"unknown op {name!r}") from None
+
+
+def all_ops():
+    return dict(OPS)
