@@ -12,3 +12,4 @@ from . import ndarray  # noqa: F401
 from . import ndarray as nd  # noqa: F401
 from . import autograd, random  # noqa: F401
 from . import test_utils  # noqa: F401
+from . import gluon  # noqa: F401

@@ -38,10 +38,17 @@ def waitall():
     """Wait for all pending work (hybridnet runs synchronously on the CPU)."""
 
 
+# Hand-written frontends that are also NDArray methods (x.softmax() ...).
+_METHOD_FRONTENDS = ["softmax", "log_softmax", "relu", "sigmoid", "tanh", "clip", "one_hot",
+                     "pick", "take", "split", "slice", "slice_axis", "tile", "repeat", "pad",
+                     "flip", "squeeze", "expand_dims", "transpose", "swapaxes", "flatten",
+                     "norm", "argmax", "argmin", "topk", "sort", "argsort", "broadcast_like",
+                     "broadcast_axes", "reshape_like", "where", "dot", "zeros_like", "ones_like"]
+
 # NDArray methods that mirror nd functions (x.sum(axis=1), x.exp() ...).
 _api.attach_methods(_ns, [n for n, op in _OPS.items() if not n.startswith("_")
                           and not n.endswith("_scalar") and n not in _api.BINARY
-                          and (op.arg_names or op.variadic)])
+                          and (op.arg_names or op.variadic)] + _METHOD_FRONTENDS)
 
 
 def _reshape_method(self, *shape, **kwargs):

@@ -7,7 +7,7 @@ Generated once at import with ``exec`` so a call costs one Python frame.
 import numpy as np
 
 from ..ops._util import norm_axis
-from ..ops.registry import OPS
+from ..ops.registry import FRONTENDS, OPS
 from .ndarray import NDArray, _binary, as_ndarray, invoke
 
 # Ops that accept a Python number for either operand (dispatch to ``<op>_scalar``).
@@ -99,6 +99,7 @@ def build_namespace():
             continue
         ns[name] = make_binary(name) if name in BINARY and name + "_scalar" in OPS \
             else make_function(op)
+    ns.update(FRONTENDS)
     return ns
 
 

@@ -22,9 +22,13 @@ import numpy as np
 
 from ..base import HybridnetError, ShapeError
 
-__all__ = ["Op", "register", "get_op", "all_ops", "OPS"]
+__all__ = ["Op", "register", "get_op", "all_ops", "OPS", "FRONTENDS", "frontend"]
 
 OPS = {}
+# Hand-written public functions for ops whose user signature differs from the
+# forward (optional array inputs such as ``bias``, MXNet aux-state updates):
+# ``nd.<name>`` is taken from here instead of being generated.
+FRONTENDS = {}
 KINDS = ("elementwise", "reduce", "matmul", "movement", "opaque")
 
 
@@ -93,6 +97,17 @@ def register(op):
         raise HybridnetError(f"op {op.name!r} is registered twice; each op is defined once")
     OPS[op.name] = op
     return op
+
+
+def frontend(name):
+    """Decorator: register ``fn`` as the public ``nd.<name>`` function."""
+    def deco(fn):
+        if name in FRONTENDS:
+            raise HybridnetError(f"frontend {name!r} is registered twice")
+        FRONTENDS[name] = fn
+        fn.__module__ = "hybridnet.nd"
+        return fn
+    return deco
 
 
 def get_op(name):
