@@ -214,6 +214,7 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
             leaf._grad._data += g._data
         elif leaf._grad_req == "write":
             leaf._grad._data[...] = g._data
+        leaf._fresh_grad = True   # Trainer.step checks this (stale-gradient error)
 
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,

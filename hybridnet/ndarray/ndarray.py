@@ -105,7 +105,8 @@ class NDArray:
     with ``asnumpy()``. Arithmetic broadcasts; comparisons return 0/1 in the
     input dtype; a size-1 array converts to a Python number with ``asscalar()``.
     """
-    __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_node", "_oidx", "_var", "__weakref__")
+    __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_node", "_oidx", "_var", "_fresh_grad",
+                 "__weakref__")
     __array_priority__ = 1000.0  # numpy_scalar * NDArray -> NDArray.__rmul__
 
     def __init__(self, data, ctx=None, dtype=None):
