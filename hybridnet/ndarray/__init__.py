@@ -28,6 +28,9 @@ _ALIASES = {
     "batch_flatten": "flatten", "Flatten": "flatten", "Reshape": "reshape",
     "SliceChannel": "split", "Concat": "concat", "Cast": "cast", "swapaxes": "swapaxes",
     "SwapAxis": "swapaxes", "broadcast_axis": "broadcast_axes", "Pad": "pad",
+    "ElementWiseSum": "add_n", "broadcast_hypot": "hypot",
+    "broadcast_logical_and": "logical_and", "broadcast_logical_or": "logical_or",
+    "broadcast_logical_xor": "logical_xor",
 }
 for _alias, _target in _ALIASES.items():
     if _target in _ns and _alias not in globals():
