@@ -7,6 +7,7 @@ from .creation import (arange, array, empty, eye, full, full_like, linspace, one
                        ones_like, zeros, zeros_like)
 from .io import load, save  # noqa: F401
 from .ndarray import NDArray, invoke, wrap  # noqa: F401
+from . import linalg  # noqa: F401  (nd.linalg.gemm2 ...)
 
 _ns = _api.build_namespace()
 globals().update(_ns)
@@ -28,6 +29,7 @@ _ALIASES = {
     "batch_flatten": "flatten", "Flatten": "flatten", "Reshape": "reshape",
     "SliceChannel": "split", "Concat": "concat", "Cast": "cast", "swapaxes": "swapaxes",
     "SwapAxis": "swapaxes", "broadcast_axis": "broadcast_axes", "Pad": "pad",
+    "flip": "reverse",
     "ElementWiseSum": "add_n", "broadcast_hypot": "hypot",
     "broadcast_logical_and": "logical_and", "broadcast_logical_or": "logical_or",
     "broadcast_logical_xor": "logical_xor",
@@ -35,6 +37,7 @@ _ALIASES = {
 for _alias, _target in _ALIASES.items():
     if _target in _ns and _alias not in globals():
         globals()[_alias] = _ns[_target]
+        _ns.setdefault(_alias, _ns[_target])   # so x.flip() etc. become methods below
 
 
 def waitall():

@@ -48,7 +48,8 @@ def invoke(op, inputs, attrs=_EMPTY):
     except (ValueError, IndexError, TypeError) as e:
         raise op.error([x._data for x in inputs], attrs, e) from None
     ctx = inputs[0]._ctx if inputs else _CPU
-    if op.num_outputs == 1:
+    # (ops whose output count depends on attrs, like split, return a bare array for one)
+    if op.num_outputs == 1 or type(res) is not tuple:
         out = wrap(res, ctx)
         if st.recording and op.differentiable:
             for x in inputs:

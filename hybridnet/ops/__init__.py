@@ -1,4 +1,5 @@
 """All op definitions. Importing this package fills the registry (``registry.OPS``)."""
 from . import registry  # noqa: F401
 from . import elementwise, unary, reduce, movement, linalg  # noqa: F401
+from . import indexing, join  # noqa: F401
 from .registry import OPS, Op, get_op, register  # noqa: F401

@@ -13,6 +13,9 @@ An ``Op`` holds all of an operator's rules side by side (JAX's ``lax`` style):
   tracing and the IR verifier; when absent it is derived by running
   ``forward`` on zero arrays of the given shapes.
 * ``kind`` — ``elementwise | reduce | matmul | movement | opaque``; drives fusion.
+* ``num_outputs`` — an int, or a callable ``attrs -> int`` when the count depends on
+  the attrs (``split``); ``op.n_outputs(attrs)`` resolves it. A forward with one
+  output returns a bare array, with several a tuple.
 * ``expr`` — for elementwise ops, a scalar expression template over ``{0}``,
   ``{1}`` ... and attrs (``{scalar}``) that the code generator renders.
 """
@@ -56,6 +59,11 @@ class Op:
                                if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
         self.attr_defaults = {p.name: p.default for p in params
                               if p.default is not p.empty and p.kind != p.VAR_POSITIONAL}
+
+    def n_outputs(self, attrs):
+        """Number of outputs of this op called with ``attrs``."""
+        n = self.num_outputs
+        return n(attrs) if callable(n) else n
 
     def infer(self, shapes, dtypes, attrs):
         """Output ``[(shape, dtype), ...]`` for inputs of these shapes/dtypes."""
