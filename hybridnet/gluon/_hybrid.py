@@ -1,10 +1,19 @@
-"""Bridge from HybridBlock.__call__ to the JIT (hybridnet.jit).
-
-Until the compiled path handles a call, the block runs eagerly: the answer is
-always exactly the eager one.
-"""
+"""Bridge from HybridBlock.__call__ to the JIT (hybridnet.jit.CachedGraph)."""
+from .._state import STATE
+from ..jit import CachedGraph
 
 
 def call_hybridized(block, args, kwargs):
     from .block import Block
-    return Block.__call__(block, *args, **kwargs)
+    if STATE.tracer is not None or kwargs:
+        # Nested inside an outer trace: inline this block's forward into the outer graph.
+        return Block.__call__(block, *args, **kwargs)
+    if not block._all_params_ready():
+        # Deferred init needs one eager call to learn shapes; the answer is the eager one.
+        return Block.__call__(block, *args)
+    cg = block._cached
+    if cg is None:
+        cg = block._cached = CachedGraph(lambda *a: Block.__call__(block, *a),
+                                         name=type(block).__name__,
+                                         strict=block._hybrid_flags.get("strict", False))
+    return cg(*args)

@@ -215,6 +215,9 @@ class Block:
         if all(p._data is not None for p in params):
             self._params_ready = True
 
+    def _all_params_ready(self):
+        return all(p._data is not None for p in self.collect_params().values())
+
     def infer_shape(self, *args):
         """Fill unknown parameter dims from the first inputs (layers override this)."""
 

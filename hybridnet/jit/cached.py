@@ -1,0 +1,218 @@
+"""CachedGraph: a traced function specialised per input signature, run compiled,
+recorded on the autograd tape as ONE node whose backward runs the compiled
+backward graph (Gluon's CachedOp, rebuilt on the IR)."""
+import logging
+import warnings
+
+import numpy as np
+
+from .._state import STATE
+from ..ndarray.ndarray import NDArray, _record, wrap
+from .grad import build_backward
+from .passes import optimize
+from .runtime import STATS, Executable
+from .trace import GraphBreak, trace_function
+
+__all__ = ["CachedGraph", "Signature"]
+log = logging.getLogger("hybridnet.jit")
+
+
+class Signature:
+    """What a compiled graph is specialised on: input shapes/dtypes, static args, mode."""
+
+    def __init__(self, args, training):
+        items = []
+        for a in args:
+            if isinstance(a, NDArray):
+                items.append(("array", a.shape, a._data.dtype.str))
+            else:
+                items.append(("static", _static_key(a)))
+        self.items = tuple(items)
+        self.training = bool(training)
+        self.key = (self.items, self.training)
+
+    def diff(self, other):
+        """Human-readable difference to an earlier signature, e.g. ``input0 dim0 128→32``."""
+        out = []
+        if other.training != self.training:
+            out.append(f"mode {'train' if other.training else 'predict'}→"
+                       f"{'train' if self.training else 'predict'}")
+        for i, (a, b) in enumerate(zip(other.items, self.items)):
+            if a == b:
+                continue
+            if a[0] == b[0] == "array":
+                if len(a[1]) != len(b[1]):
+                    out.append(f"input{i} ndim {len(a[1])}→{len(b[1])}")
+                for d, (x, y) in enumerate(zip(a[1], b[1])):
+                    if x != y and len(a[1]) == len(b[1]):
+                        out.append(f"input{i} dim{d} {x}→{y}")
+                if a[2] != b[2]:
+                    out.append(f"input{i} dtype {np.dtype(a[2]).name}→{np.dtype(b[2]).name}")
+            else:
+                out.append(f"input{i} {a[1:]}→{b[1:]}")
+        return ", ".join(out) or "first call"
+
+
+def _static_key(a):
+    try:
+        hash(a)
+        return (type(a).__name__, a)
+    except TypeError:
+        return (type(a).__name__, repr(a))
+
+
+class _Entry:
+    """One specialisation: the forward graph and, once needed, its backward."""
+
+    def __init__(self, graph, tracer, single, n_args):
+        self.graph = graph
+        self.params = [p for _, p in tracer.params]
+        self.captured = [x for _, x in tracer.captured]
+        self.aux = [p for p, _ in tracer.aux_updates]
+        self.single = single
+        self.n_args = n_args
+        self.n_out = len(graph.outputs) - len(self.aux)
+        self.infer = None
+        self.train = None
+
+    def feeds(self, arrays):
+        return ([a._data for a in arrays] + [p._data._data for p in self.params]
+                + [c._data for c in self.captured])
+
+
+class _Train:
+    def __init__(self, fwd_exec, bwd, bwd_exec, n_inputs):
+        self.fwd_exec, self.bwd, self.bwd_exec = fwd_exec, bwd, bwd_exec
+        self.n_inputs = n_inputs
+
+
+class CachedGraph:
+    """Compile-once-per-signature runner for ``fn(*args)``; ``fn`` may read Parameters."""
+
+    def __init__(self, fn, name="block", strict=False):
+        self.fn = fn
+        self.name = name
+        self.strict = strict
+        self.entries = {}
+        self.last_sig = None
+        self.trace_count = 0
+        self.compile_count = 0
+        self._warned = set()
+
+    # ---- building --------------------------------------------------------------
+    def _trace(self, sig, args):
+        arrays = [a for a in args if isinstance(a, NDArray)]
+        positions = [i for i, a in enumerate(args) if isinstance(a, NDArray)]
+
+        def call(*traced):
+            full = list(args)
+            for i, t in zip(positions, traced):
+                full[i] = t
+            return self.fn(*full)
+        old_training = STATE.training
+        STATE.training = sig.training
+        old_rec = STATE.recording
+        STATE.recording = False
+        try:
+            graph, tracer, single = trace_function(call, arrays)
+        finally:
+            STATE.training, STATE.recording = old_training, old_rec
+        self.trace_count += 1
+        STATS["trace_count"] += 1
+        if self.last_sig is not None:
+            log.info("%s: retracing (%s)", self.name, sig.diff(self.last_sig))
+        graph.renumber()
+        return _Entry(graph, tracer, single, len(arrays))
+
+    def _compile(self, graph):
+        self.compile_count += 1
+        STATS["compile_count"] += 1
+        from .codegen import compile_graph
+        return compile_graph(optimize(graph))
+
+    # ---- calling -----------------------------------------------------------------
+    def __call__(self, *args):
+        sig = Signature(args, STATE.training)
+        entry = self.entries.get(sig.key)
+        if entry is None:
+            try:
+                entry = self._trace(sig, args)
+            except GraphBreak as e:
+                return self._graph_break(e, sig, args)
+            self.entries[sig.key] = entry
+        elif entry == "eager":
+            return self.fn(*args)
+        self.last_sig = sig
+        arrays = [a for a in args if isinstance(a, NDArray)]
+        feeds = entry.feeds(arrays)
+        inputs = arrays + [p._data for p in entry.params] + list(entry.captured)
+        if STATE.recording and any(x._node is not None or x._var for x in inputs):
+            outs = self._run_train(entry, feeds, inputs)
+        else:
+            if entry.infer is None:
+                entry.infer = self._compile(entry.graph)
+            res = entry.infer(feeds)
+            ctx = arrays[0]._ctx if arrays else None
+            outs = [wrap(r, ctx) for r in res[:entry.n_out]]
+            self._write_aux(entry, res[entry.n_out:])
+        return outs[0] if entry.single else tuple(outs)
+
+    def _graph_break(self, err, sig, args):
+        STATS["graph_breaks"] += 1
+        if self.strict:
+            raise err
+        if err.loc not in self._warned:
+            self._warned.add(err.loc)
+            warnings.warn(f"hybridize: {self.name} runs eagerly for this input signature "
+                          f"(graph break at {err.loc}: {err.reason})", stacklevel=4)
+        self.entries[sig.key] = "eager"
+        return self.fn(*args)
+
+    def _write_aux(self, entry, values):
+        for p, v in zip(entry.aux, values):
+            p._data._data[...] = v
+
+    def _run_train(self, entry, feeds, inputs):
+        if entry.train is None:
+            entry.train = self._build_train(entry, inputs)
+        tr = entry.train
+        res = tr.fwd_exec(feeds)
+        n_out, n_aux = entry.n_out, len(entry.aux)
+        outs_np = res[:n_out]
+        self._write_aux(entry, res[n_out:n_out + n_aux])
+        saved = res[n_out + n_aux:]
+        ctx = inputs[0]._ctx if inputs else None
+        outs = tuple(wrap(r, ctx) for r in outs_np)
+        bw = _BackwardRunner(tr, feeds, saved, [x.shape for x in inputs])
+        _record(None, inputs, {}, outs, custom=bw)
+        return list(outs)
+
+    def _build_train(self, entry, inputs):
+        g = entry.graph
+        wrt = [True] * len(g.inputs)
+        bwd = build_backward(g, entry.n_out, wrt)
+        # Forward for training also returns the residuals the backward reads.
+        input_ids = {id(v): i for i, v in enumerate(g.inputs)}
+        saved_from_graph = [v for v in bwd.residuals if id(v) not in input_ids]
+        fwd = type(g)(list(g.inputs), list(g.nodes), list(g.outputs) + saved_from_graph,
+                      dict(g.constants))
+        fwd_exec = self._compile(fwd)
+        bwd_exec = self._compile(bwd.graph)
+        tr = _Train(fwd_exec, bwd, bwd_exec, len(g.inputs))
+        tr.sources = [("feed", input_ids[id(v)]) if id(v) in input_ids else
+                      ("saved", saved_from_graph.index(v)) for v in bwd.residuals]
+        return tr
+
+
+class _BackwardRunner:
+    """The tape's view of a hybridized call: runs the compiled backward graph."""
+
+    def __init__(self, train, feeds, saved, shapes):
+        self.train, self.feeds, self.saved, self.shapes = train, feeds, saved, shapes
+
+    def _backward_from_tape(self, gs):
+        tr = self.train
+        res = [self.feeds[i] if kind == "feed" else self.saved[i] for kind, i in tr.sources]
+        heads = [g._data for g in gs]
+        grads = tr.bwd_exec(heads + res)
+        return [wrap(g) for g in grads]
