@@ -343,6 +343,7 @@ class NDArray:
     def __isub__(self, o): return self._inplace(self.__sub__(o))
     def __imul__(self, o): return self._inplace(self.__mul__(o))
     def __itruediv__(self, o): return self._inplace(self.__truediv__(o))
+    def __ifloordiv__(self, o): return self._inplace(self.__floordiv__(o))
     def __imod__(self, o): return self._inplace(self.__mod__(o))
     def __ipow__(self, o): return self._inplace(self.__pow__(o))
 
