@@ -157,6 +157,10 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
                 gs.append(g if g is not None else wrap(np.zeros_like(node.out_data[i])))
             ins = _rewrap_inputs(node, create_graph)
             outs = tuple(wrap(d) for d in node.out_data)
+            if create_graph:
+                # VJPs that use the output (exp: g * out) must differentiate through it too.
+                for i, o in enumerate(outs):
+                    o._node, o._oidx = node, i
             if node.custom is not None:
                 in_grads = node.custom._backward_from_tape(gs)
             else:

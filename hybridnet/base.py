@@ -6,7 +6,7 @@ derive from the matching built-in so ``except ValueError`` keeps working.
 import numpy as np
 
 __all__ = ["HybridnetError", "MXNetError", "ShapeError", "DTypeError", "HybridnetIOError",
-           "AutogradError", "DeferredInitError", "normalize_dtype", "dtype_name"]
+           "AutogradError", "DeferredInitError", "DeviceError", "normalize_dtype", "dtype_name"]
 
 
 class HybridnetError(Exception):
@@ -34,6 +34,10 @@ class AutogradError(HybridnetError, RuntimeError):
 
 class DeferredInitError(HybridnetError, RuntimeError):
     """A parameter used before it was initialized."""
+
+
+class DeviceError(HybridnetError, RuntimeError):
+    """A device that does not exist here (e.g. ``gpu(0)`` on a machine without CUDA)."""
 
 
 class HybridnetValueError(HybridnetError, ValueError):

@@ -1,9 +1,9 @@
 """Devices. ``cpu()`` always exists; ``gpu(i)`` needs CUDA (numba.cuda)."""
 import threading
 
-from .base import HybridnetError
+from .base import DeviceError, HybridnetValueError
 
-__all__ = ["Context", "cpu", "gpu", "current_context", "num_gpus"]
+__all__ = ["Context", "cpu", "gpu", "current_context", "num_gpus", "check_device"]
 
 
 class Context:
@@ -15,7 +15,7 @@ class Context:
         if isinstance(device_type, Context):
             device_type, device_id = device_type.device_type, device_type.device_id
         if device_type not in ("cpu", "gpu", "cpu_pinned"):
-            raise HybridnetError(f"unknown device type {device_type!r}; use 'cpu' or 'gpu'")
+            raise HybridnetValueError(f"unknown device type {device_type!r}; use 'cpu' or 'gpu'")
         self.device_type = device_type
         self.device_id = int(device_id)
 
@@ -47,12 +47,27 @@ def cpu(device_id=0):
     return _CPU0 if device_id == 0 else Context("cpu", device_id)
 
 
+_NUM_GPUS = []
+
+
 def num_gpus():
-    try:
-        from numba import cuda  # lazy: numba is never imported at `import hybridnet`
-        return len(cuda.gpus) if cuda.is_available() else 0
-    except Exception:
-        return 0
+    """Number of CUDA devices (0 without numba-cuda or a GPU); probed once, then cached."""
+    if not _NUM_GPUS:
+        try:
+            from numba import cuda  # lazy: numba is never imported at `import hybridnet`
+            _NUM_GPUS.append(len(cuda.gpus) if cuda.is_available() else 0)
+        except Exception:
+            _NUM_GPUS.append(0)
+    return _NUM_GPUS[0]
+
+
+def check_device(ctx, where):
+    """Raise ``DeviceError`` if ``ctx`` names a GPU this machine does not have."""
+    if ctx is not None and ctx.device_type == "gpu" and num_gpus() <= ctx.device_id:
+        raise DeviceError(
+            f"{where}: {ctx} is not available ({num_gpus()} CUDA devices found). Use "
+            "hybridnet.cpu(), or run on a machine with a GPU and numba-cuda installed "
+            "(pip install 'hybridnet[cuda]')")
 
 
 def gpu(device_id=0):

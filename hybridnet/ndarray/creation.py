@@ -3,6 +3,7 @@ import numpy as np
 
 from .._state import STATE
 from ..base import normalize_dtype
+from ..context import check_device, current_context
 from .ndarray import NDArray, wrap
 
 __all__ = ["array", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
@@ -17,6 +18,10 @@ def _shape(shape):
 
 def _made(data, ctx):
     """Wrap a new constant; while tracing, the tracer turns it into a graph constant."""
+    if ctx is None:
+        ctx = current_context()
+    if ctx.device_type == "gpu":
+        check_device(ctx, f"creating an array on {ctx}")
     out = wrap(data, ctx)
     if STATE.tracer is not None:
         return STATE.tracer.constant(out)
@@ -24,16 +29,20 @@ def _made(data, ctx):
 
 
 def array(source_array, ctx=None, dtype=None):
-    """A new NDArray holding a copy of ``source_array`` (float32 unless ``dtype`` says).
+    """A new NDArray holding a copy of ``source_array``.
 
-    Like MXNet, an NDArray or NumPy source keeps its dtype when ``dtype`` is None.
+    Parameters
+    ----------
+    source_array : NDArray, numpy.ndarray, (nested) list or number
+    ctx : Context, optional
+    dtype : str or numpy dtype, optional
+        Like MXNet 1.x: the source's dtype when ``source_array`` is an NDArray,
+        otherwise ``float32`` -- a NumPy float64 or int64 array becomes float32
+        unless ``dtype`` says otherwise (``nd.array(a, dtype=a.dtype)`` keeps it).
     """
     if isinstance(source_array, NDArray):
         src = source_array.asnumpy()
         dt = normalize_dtype(dtype, default=src.dtype)
-    elif isinstance(source_array, np.ndarray):
-        src = source_array
-        dt = normalize_dtype(dtype, default=src.dtype if src.dtype != np.float64 else np.float32)
     else:
         src = source_array
         dt = normalize_dtype(dtype)

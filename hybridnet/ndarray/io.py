@@ -25,7 +25,13 @@ from ..base import HybridnetIOError, normalize_dtype
 from .ndarray import NDArray, wrap
 
 MAGIC = b"HYBNDv1\0"
+MAX_NDIM = 32
 __all__ = ["save", "load", "atomic_write", "encode_arrays", "decode_arrays"]
+
+# mkstemp creates files readable by the owner only; saved files get the usual
+# permissions instead (read once at import: os.umask can only be read by setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def atomic_write(fname, payload):
@@ -38,6 +44,7 @@ def atomic_write(fname, payload):
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, fname)
     except BaseException:
         if os.path.exists(tmp):
@@ -60,7 +67,9 @@ def encode_arrays(data):
     for name, a in items:
         if not isinstance(name, str):
             raise TypeError(f"nd.save: dict keys must be str, got {type(name).__name__}")
-        arr = np.ascontiguousarray(a.asnumpy() if isinstance(a, NDArray) else np.asarray(a))
+        # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
+        arr = np.asarray(a.asnumpy() if isinstance(a, NDArray) else a, order="C")
+        normalize_dtype(arr.dtype)   # refuse what load() could not read back (DTypeError)
         nb = name.encode()
         dt = arr.dtype.name.encode()
         parts += [struct.pack("<I", len(nb)), nb, struct.pack("<B", len(dt)), dt,
@@ -97,16 +106,23 @@ def decode_arrays(buf, source="<bytes>"):
     items = []
     for _ in range(count):
         (nlen,) = struct.unpack("<I", take(4))
-        name = bytes(take(nlen)).decode("utf-8", errors="strict")
+        try:
+            name = bytes(take(nlen)).decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            fail(f"array {len(items)} has a name that is not UTF-8")
         (dlen,) = struct.unpack("<B", take(1))
         try:
             dt = normalize_dtype(bytes(take(dlen)).decode("ascii"))
         except Exception:
             fail("unknown dtype")
         (ndim,) = struct.unpack("<B", take(1))
+        if ndim > MAX_NDIM:
+            fail(f"array {name or len(items)} claims {ndim} dimensions (at most {MAX_NDIM})")
         shape = struct.unpack(f"<{ndim}Q", take(8 * ndim))
         (nbytes,) = struct.unpack("<Q", take(8))
-        expect = int(np.prod(shape, dtype=np.uint64)) * dt.itemsize
+        expect = dt.itemsize   # Python ints: a lying header cannot overflow the check
+        for d in shape:
+            expect *= d
         if nbytes != expect:
             fail(f"array {name or len(items)} header says {nbytes} bytes for shape {shape}")
         arr = np.frombuffer(take(nbytes), dtype=dt).reshape(shape).copy()

@@ -11,7 +11,7 @@ from .._state import STATE
 from .._tape import TapeNode, parent_of
 from ..base import (AutogradError, HybridnetError, HybridnetValueError, ShapeError,
                     normalize_dtype)
-from ..context import Context, cpu, current_context
+from ..context import Context, check_device, cpu, current_context
 from ..ops.registry import OPS
 
 __all__ = ["NDArray", "invoke", "wrap", "as_ndarray"]
@@ -243,12 +243,7 @@ class NDArray:
     def as_in_context(self, context):
         if context == self._ctx:
             return self
-        if context.device_type == "gpu":
-            from ..context import num_gpus
-            if num_gpus() <= context.device_id:
-                raise HybridnetError(
-                    f"as_in_context({context}): no such GPU ({num_gpus()} CUDA devices "
-                    "found). Use hybridnet.cpu(), or install numba-cuda on a machine with a GPU")
+        check_device(context, f"as_in_context({context})")
         out = wrap(self._data.copy(), context)
         return out
 
