@@ -59,6 +59,12 @@ class Node:
     loc: str = ""                  # user's file:line that produced this node
     sub: "Graph" = None            # fused ops: the sub-graph they compute
 
+    def with_inputs(self, inputs):
+        """This node reading ``inputs`` (a new Node when they differ: passes never mutate)."""
+        if all(a is b for a, b in zip(inputs, self.inputs)):
+            return self
+        return Node(self.op, list(inputs), self.outputs, self.attrs, self.loc, self.sub)
+
     def __repr__(self):
         outs = ", ".join(f"{v!r}:{v.type_str()}" for v in self.outputs)
         args = " ".join(repr(v) for v in self.inputs)

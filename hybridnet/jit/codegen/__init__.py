@@ -1,0 +1,2 @@
+"""Code generation: optimized Graph -> Executable (generated driver + Numba kernels)."""
+from .driver import compile_graph  # noqa: F401

@@ -1,0 +1,69 @@
+"""Generated kernels as real, content-addressed module files, so Numba's
+``cache=True`` works and a second process compiles nothing (DESIGN.md §5).
+
+Each kernel's source is written once to
+``$HYBRIDNET_HOME/kernels/<key>/hnk_<sha>.py`` where ``<key>`` folds in the
+hybridnet, numba and llvmlite versions and the CPU, imported with importlib
+(registered in ``sys.modules`` first), and kept on the kernel as ``.source``.
+"""
+import hashlib
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+
+__all__ = ["load_kernel_module", "cache_dir", "cache_info", "CACHE_EVENTS"]
+
+CACHE_EVENTS = {"module_hits": 0, "module_writes": 0, "misses": []}
+
+
+def _cpu_name():
+    try:
+        import llvmlite.binding as llvm
+        return llvm.get_host_cpu_name()
+    except Exception:
+        return platform.machine()
+
+
+def cache_dir():
+    import llvmlite
+    import numba
+    from ... import __version__
+    home = os.environ.get("HYBRIDNET_HOME", os.path.join(os.path.expanduser("~"), ".hybridnet"))
+    key = f"hn{__version__}-nb{numba.__version__}-ll{llvmlite.__version__}-{_cpu_name()}"
+    path = os.path.join(home, "kernels", key)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def load_kernel_module(source):
+    """Import ``source`` as a module from its content-addressed file; returns the module."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    name = f"hnk_{digest}"
+    mod = sys.modules.get(name)
+    if mod is not None:
+        return mod
+    folder = cache_dir()
+    path = os.path.join(folder, name + ".py")
+    if os.path.exists(path):
+        CACHE_EVENTS["module_hits"] += 1
+    else:
+        CACHE_EVENTS["module_writes"] += 1
+        CACHE_EVENTS["misses"].append(f"{name}: no module file yet (new kernel source)")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".py", dir=folder)
+        with os.fdopen(fd, "w") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def cache_info():
+    """Where kernels live and why any were compiled in this process."""
+    return {"dir": cache_dir(), "module_hits": CACHE_EVENTS["module_hits"],
+            "module_writes": CACHE_EVENTS["module_writes"],
+            "misses": list(CACHE_EVENTS["misses"])}
