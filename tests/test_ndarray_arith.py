@@ -163,7 +163,7 @@ def test_numpy_and_list_operands():
 # ---- in-place ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("iop,ref", [
     ("+=", np.add), ("-=", np.subtract), ("*=", np.multiply), ("/=", np.divide),
-    ("%=", np.mod), ("**=", np.power)])
+    ("//=", np.floor_divide), ("%=", np.mod), ("**=", np.power)])
 @pytest.mark.parametrize("rhs_kind", ["scalar", "array", "broadcast"])
 def test_inplace_writes_same_buffer(iop, ref, rhs_kind):
     x0 = np.array([[1.5, 2.0, 3.0], [0.5, 1.0, 2.5]], np.float32)

@@ -107,7 +107,7 @@ def _prod_grad(x, axes):
     keep = _keep_shape(x.shape, axes)
     is0 = x == 0
     n0 = call("sum", is0, axis=axes, keepdims=True)
-    x_nz = call("where", is0, x * 0 + 1, x)
+    x_nz = x + is0                                          # zeros -> 1
     p_nz = call("prod", x_nz, axis=axes, keepdims=True)     # product of the nonzeros
     no_zero = call("broadcast_to", n0 == 0, shape=x.shape)
     # No zero in the slice: prod / x. Exactly one zero: that element gets the
@@ -127,7 +127,7 @@ def _nansum_vjp(g, x, out, axes):
 
 def _nanprod_vjp(g, x, out, axes):
     ok = x == x
-    d, keep = _prod_grad(call("where", ok, x, x * 0 + 1), axes)
+    d, keep = _prod_grad(call("where", ok, x, ok * 0 + 1), axes)   # NaN -> 1
     return d * ok * g.reshape(keep)
 
 
