@@ -313,8 +313,9 @@ class NDArray:
     def __neg__(self): return invoke(_OPS.negative, (self,))
     def __pos__(self): return self
     def __abs__(self): return invoke(_OPS.abs, (self,))
-    def __matmul__(self, o): return invoke(_OPS.dot, (self, as_ndarray(o)))
-    def __rmatmul__(self, o): return invoke(_OPS.dot, (as_ndarray(o), self))
+    # a NumPy/list operand takes this array's dtype, as in the arithmetic operators
+    def __matmul__(self, o): return invoke(_OPS.dot, (self, as_ndarray(o, self._data.dtype)))
+    def __rmatmul__(self, o): return invoke(_OPS.dot, (as_ndarray(o, self._data.dtype), self))
 
     __hash__ = object.__hash__
 
