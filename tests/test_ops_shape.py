@@ -299,3 +299,22 @@ def test_split_shape_rule_matches_forward():
     assert op.n_outputs(attrs) == 3
     rule = op.shape_rule([(3, 4)], [np.float32], **attrs)
     assert rule == [((4,), np.dtype(np.float32))] * 3
+
+
+@pytest.mark.parametrize("name,shapes,attrs", [
+    ("reshape", [(2, 3, 4)], {"shape": (-3, -1), "reverse": False}),
+    ("concat", [(2, 3), (2, 1)], {"dim": 1}),
+    ("cast", [(2, 3)], {"dtype": "int32"}),
+    ("copy", [(2, 3)], {}),
+    ("dot", [(2, 3, 4), (4, 5)], {"transpose_a": False, "transpose_b": False}),
+    ("dot", [(3,), (3,)], {"transpose_a": False, "transpose_b": False}),
+    ("batch_dot", [(2, 4, 3), (2, 4, 5)], {"transpose_a": True, "transpose_b": False}),
+    ("split", [(4, 6)], {"num_outputs": 2, "axis": 1, "squeeze_axis": False}),
+])
+def test_shape_rules_match_forward(name, shapes, attrs):
+    from hybridnet.ops.registry import get_op
+    op = get_op(name)
+    dts = [np.float32] * len(shapes)
+    res = op.forward(*[np.zeros(s, d) for s, d in zip(shapes, dts)], **attrs)
+    res = res if isinstance(res, tuple) else (res,)
+    assert op.shape_rule(shapes, dts, **attrs) == [(r.shape, r.dtype) for r in res]

@@ -421,6 +421,11 @@ def _canon_key(key):
                 k = k.astype(np.int64)
         elif isinstance(k, (np.integer,)):
             k = int(k)
+        elif isinstance(k, slice) and any(v is not None and type(v) is not int
+                                          for v in (k.start, k.stop, k.step)):
+            # plain-int bounds keep the key hashable data (np.int64 / NDArray bounds)
+            k = slice(*(None if v is None else int(v.__index__())
+                        for v in (k.start, k.stop, k.step)))
         out.append(k)
     return _Key(tuple(out))
 
