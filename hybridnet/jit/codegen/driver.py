@@ -19,7 +19,7 @@ from ...base import HybridnetError
 from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
-from .elementwise import render_fused
+from .elementwise import HELPERS, render_fused
 from .kernel_cache import load_kernel_module
 
 __all__ = ["compile_graph", "CompiledGraph"]
@@ -85,7 +85,7 @@ class CompiledGraph:
             if n.op == "fused_elementwise":
                 kname = f"k{len(self.kernels)}"
                 src = render_fused(n, "kernel")
-                mod = load_kernel_module(_HEADER + f"# from {n.loc}\n" + src)
+                mod = load_kernel_module(_HEADER + HELPERS + f"# from {n.loc}\n" + src)
                 kern = Kernel(kname, src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = mod.kernel

@@ -5,11 +5,21 @@ the group's shape with dimensions collapsed wherever every input broadcasts
 the same way, so the common cases ((N,M) with a (M,) bias, same-shape chains)
 become one or two tight loops that LLVM vectorises.
 """
+import re
+
 import numpy as np
 
 from ...ops.registry import OPS
 
-__all__ = ["render_fused", "FASTMATH"]
+__all__ = ["render_fused", "FASTMATH", "HELPERS"]
+
+# Scalar helpers every kernel module defines (inlined by Numba).
+HELPERS = """@numba.njit(inline='always')
+def _b2f(b):
+    return 1.0 if b else 0.0
+
+
+"""
 
 # NaN/inf-safe fast-math (plain fastmath=True assumes no NaN/inf: DESIGN.md §5).
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
@@ -46,7 +56,8 @@ def _node_expr(n, names):
     dt = n.outputs[0].dtype
     fmt = {k: (_literal(v, dt) if isinstance(v, (int, float)) and not isinstance(v, bool)
                else repr(v)) for k, v in attrs.items()}
-    return expr.format(*names, **fmt)
+    # Numba has no float(bool): comparisons render through a 0/1 helper.
+    return re.sub(r"(?<![\w.])float\(", "_b2f(", expr.format(*names, **fmt))
 
 
 def render_fused(node, fn_name):
