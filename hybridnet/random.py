@@ -7,6 +7,7 @@ import numpy as np
 
 from ._state import STATE
 from .base import normalize_dtype
+from .context import check_device, current_context
 
 __all__ = ["seed", "generator", "uniform", "normal", "randn", "randint", "shuffle",
            "exponential", "poisson", "multinomial"]
@@ -35,6 +36,8 @@ def _shape(shape):
 
 def _out(arr, ctx, out=None):
     from .ndarray.ndarray import wrap
+    ctx = current_context() if ctx is None else ctx
+    check_device(ctx, "hybridnet.random")
     res = wrap(arr, ctx)
     if STATE.tracer is not None:
         res = STATE.tracer.constant(res)
