@@ -108,7 +108,7 @@ class Tracer:
         self.graph.nodes.append(Node(op.name, vals, outs, dict(attrs), user_location()))
         ctx = inputs[0]._ctx if inputs else None
         res = tuple(self._traced(v, ctx) for v in outs)
-        return res[0] if op.num_outputs == 1 and len(res) == 1 else res
+        return res[0] if len(res) == 1 else res   # split(num_outputs=1) too, as eager
 
     def constant(self, arr):
         v = self.new_value(arr.shape, arr._data.dtype)
