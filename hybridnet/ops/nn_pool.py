@@ -1,0 +1,198 @@
+"""Pooling (max / avg / sum, 1-D to 3-D, 'valid' or 'full' (ceil) convention, global).
+
+``_pooling`` is the op; its VJP is ``_pool_max_grad`` (gradient to the first
+arg-max of each window, like MXNet) or ``_pool_avg_grad`` (the adjoint of the
+linear avg/sum pooling, whose own VJP is ``_pooling`` again).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..base import HybridnetValueError, ShapeError
+from ._util import call
+from .nn_common import check_kwargs, check_layout, check_nd, check_spatial, finish, tup
+from .registry import Op, frontend, register
+
+POOL_TYPES = ("max", "avg", "sum")
+CONVENTIONS = ("valid", "full")
+
+
+def _geometry(shape, kernel, stride, pad, convention):
+    """Output spatial size and the extra end padding 'full' (ceil) mode needs."""
+    out, extra = [], []
+    for n, k, s, p in zip(shape[2:], kernel, stride, pad):
+        span = n + 2 * p - k
+        o = (span // s if convention == "valid" else -(-span // s)) + 1
+        if span < 0 or o <= 0:
+            raise ShapeError(f"Pooling: kernel {tuple(kernel)} is larger than the input "
+                             f"{tuple(shape[2:])} padded by {tuple(pad)} (data {tuple(shape)}); "
+                             "use a smaller kernel, padding, or global_pool=True")
+        out.append(o)
+        extra.append(max(0, (o - 1) * s + k - (n + 2 * p)))
+    return tuple(out), tuple(extra)
+
+
+def _windows(x, kernel, stride, pad, extra, fill):
+    """View (N, C, *out, *kernel) of ``x`` padded by ``pad`` (+ ``extra`` at the end)."""
+    nsp = len(kernel)
+    if any(pad) or any(extra):
+        x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pad, extra)),
+                   constant_values=fill)
+    win = sliding_window_view(x, kernel, axis=tuple(range(2, 2 + nsp)))
+    return win[(slice(None),) * 2 + tuple(slice(None, None, s) for s in stride)], x.shape
+
+
+def _divisor(shape, out, kernel, stride, pad, count_include_pad, dtype):
+    """Per-output window sizes for avg pooling, by MXNet's rule (padding counted, overhang not)."""
+    div = np.ones((), dtype)
+    for n, o, k, s, p in zip(shape[2:], out, kernel, stride, pad):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        size = end - start if count_include_pad else (np.minimum(end, n) -
+                                                      np.maximum(start, 0))
+        div = np.multiply.outer(div, np.maximum(size, 1).astype(dtype))
+    return div
+
+
+def _lowest(dtype):
+    """Max-pool padding: the lowest finite value, so a window of only padding (possible in
+    'full' mode) gives that value like MXNet, not -inf."""
+    return np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _check(pool_type, convention):
+    if pool_type not in POOL_TYPES:
+        raise HybridnetValueError(f"Pooling: pool_type={pool_type!r} is not supported; use one "
+                                  f"of {POOL_TYPES}")
+    if convention not in CONVENTIONS:
+        raise HybridnetValueError(f"Pooling: pooling_convention={convention!r} is not "
+                                  f"supported; use one of {CONVENTIONS}")
+
+
+def _pooling(data, kernel=(), pool_type="max", stride=(), pad=(), pooling_convention="valid",
+             count_include_pad=True):
+    """Pool windows of ``kernel`` over the spatial dims of channels-first ``data``."""
+    _check(pool_type, pooling_convention)
+    out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
+    axes = tuple(range(-len(kernel), 0))
+    if pool_type == "max":
+        win, _ = _windows(data, kernel, stride, pad, extra, _lowest(data.dtype))
+        return win.max(axis=axes)
+    win, _ = _windows(data, kernel, stride, pad, extra, 0)
+    r = win.sum(axis=axes, dtype=data.dtype)
+    if pool_type == "avg":
+        r /= _divisor(data.shape, out, kernel, stride, pad, count_include_pad, data.dtype)
+    return r
+
+
+def _pooling_rule(shapes, dtypes, kernel=(), pool_type="max", stride=(), pad=(),
+                  pooling_convention="valid", count_include_pad=True):
+    _check(pool_type, pooling_convention)
+    out, _ = _geometry(shapes[0], kernel, stride, pad, pooling_convention)
+    return [(tuple(shapes[0][:2]) + out, np.dtype(dtypes[0]))]
+
+
+def _pooling_vjp(g, ins, out, **attrs):
+    x = ins[0]
+    if attrs["pool_type"] == "max":
+        return (call("_pool_max_grad", g, x, **{k: v for k, v in attrs.items()
+                                                  if k != "count_include_pad" and
+                                                  k != "pool_type"}),)
+    return (call("_pool_avg_grad", g, in_size=tuple(x.shape[2:]), **attrs),)
+
+
+register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule))
+
+
+def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention="valid"):
+    """Gradient of max pooling: each output's gradient goes to its window's (first) arg-max."""
+    out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
+    win, padded = _windows(data, kernel, stride, pad, extra, _lowest(data.dtype))
+    n, c = data.shape[:2]
+    arg = win.reshape(win.shape[:2 + len(out)] + (-1,)).argmax(axis=-1)
+    taps = np.unravel_index(arg, kernel)
+    grid = np.meshgrid(*[np.arange(o) * s for o, s in zip(out, stride)], indexing="ij")
+    pos = np.ravel_multi_index(tuple(t + gr for t, gr in zip(taps, grid)), padded[2:])
+    size = int(np.prod(padded[2:]))
+    flat = pos.reshape(n * c, -1) + (np.arange(n * c) * size)[:, None]
+    dx = np.bincount(flat.ravel(), weights=grad.ravel(), minlength=n * c * size)
+    dx = dx.astype(grad.dtype).reshape(padded)
+    crop = tuple(slice(p, p + s) for p, s in zip(pad, data.shape[2:]))
+    return np.ascontiguousarray(dx[(slice(None),) * 2 + crop])
+
+
+register(Op("_pool_max_grad", "opaque", _pool_max_grad, None,
+            lambda shapes, dtypes, **a: [(tuple(shapes[1]), np.dtype(dtypes[0]))]))
+
+
+def _pool_avg_grad(grad, in_size=(), kernel=(), pool_type="avg", stride=(), pad=(),
+                   pooling_convention="valid", count_include_pad=True):
+    """Adjoint of avg/sum pooling: spread each output gradient over its window."""
+    shape = tuple(grad.shape[:2]) + tuple(in_size)
+    out, extra = _geometry(shape, kernel, stride, pad, pooling_convention)
+    if pool_type == "avg":
+        grad = grad / _divisor(shape, out, kernel, stride, pad, count_include_pad, grad.dtype)
+    padded = tuple(s + 2 * p + e for s, p, e in zip(in_size, pad, extra))
+    dx = np.zeros(tuple(grad.shape[:2]) + padded, grad.dtype)
+    lead = (slice(None),) * 2
+    for tap in np.ndindex(*kernel):
+        dx[lead + tuple(slice(t, t + s * (o - 1) + 1, s)
+                        for t, s, o in zip(tap, stride, out))] += grad
+    return np.ascontiguousarray(dx[lead + tuple(slice(p, p + s)
+                                                for p, s in zip(pad, in_size))])
+
+
+def _pool_avg_grad_vjp(g, ins, out, in_size=(), **attrs):
+    return (call("_pooling", g, **attrs),)
+
+
+register(Op("_pool_avg_grad", "opaque", _pool_avg_grad, _pool_avg_grad_vjp,
+            lambda shapes, dtypes, in_size=(), **a: [(tuple(shapes[0][:2]) + tuple(in_size),
+                                                       np.dtype(dtypes[0]))]))
+
+
+@frontend("Pooling")
+def Pooling(data=None, kernel=(), pool_type="max", global_pool=False, stride=(), pad=(),
+            pooling_convention="valid", count_include_pad=None, layout=None, out=None,
+            p_value=None, **kwargs):
+    """Max / average / sum pooling over the spatial dims of ``(N, C, *spatial)`` data.
+
+    Parameters
+    ----------
+    data : NDArray
+        ``(N, C, W)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``.
+    kernel : int or tuple
+        Window size per spatial dim (ignored with ``global_pool=True``).
+    pool_type : {'max', 'avg', 'sum'}
+    global_pool : bool
+        Pool over the whole spatial extent (output ``(N, C, 1, ...)``).
+    stride, pad : int or tuple
+        Default 1 and 0; padding is symmetric and never wins a max.
+    pooling_convention : {'valid', 'full'}
+        ``'full'`` rounds the output size up (ceil mode).
+    count_include_pad : bool
+        For avg: count padded positions in the divisor (default True, like MXNet).
+
+    Returns
+    -------
+    NDArray
+        ``(N, C, *out)``; ``out = floor_or_ceil((in + 2*pad - kernel) / stride) + 1``.
+    """
+    check_kwargs("Pooling", kwargs)
+    check_nd("Pooling", data=data)
+    check_spatial("Pooling", data.shape)
+    check_layout("Pooling", layout, data.ndim)
+    _check(pool_type, pooling_convention)
+    n = data.ndim - 2
+    if global_pool:
+        k, s, p, conv = tuple(data.shape[2:]), (1,) * n, (0,) * n, "valid"
+    else:
+        k = tup(kernel, n, "kernel", "Pooling")
+        s, p = tup(stride, n, "stride", "Pooling", 1), tup(pad, n, "pad", "Pooling", 0)
+        conv = pooling_convention
+        if pool_type == "max" and any(pp >= kk for pp, kk in zip(p, k)):
+            raise HybridnetValueError(f"Pooling: pad={p} must be smaller than kernel={k} for "
+                                      "max pooling (a window of only padding has no maximum)")
+    res = call("_pooling", data, kernel=k, pool_type=pool_type, stride=s, pad=p,
+               pooling_convention=conv,
+               count_include_pad=True if count_include_pad is None else bool(count_include_pad))
+    return finish(res, out)
