@@ -87,7 +87,8 @@ def decode_arrays(buf, source="<bytes>"):
     """Parse bytes written by ``encode_arrays``; returns a list or dict of NumPy arrays."""
     def fail(why):
         raise HybridnetIOError(f"nd.load: {source} is not a valid hybridnet array file "
-                               f"({why}); it may be truncated or corrupt — save it again")
+                               f"({why}); it may be truncated or corrupt — save it again"
+                               ) from None   # the struct/NumPy detail is in the message
     mv = memoryview(buf)
     if bytes(mv[:8]) != MAGIC:
         fail("bad magic header")
@@ -111,10 +112,11 @@ def decode_arrays(buf, source="<bytes>"):
         except UnicodeDecodeError:
             fail(f"array {len(items)} has a name that is not UTF-8")
         (dlen,) = struct.unpack("<B", take(1))
+        dname = bytes(take(dlen))
         try:
-            dt = normalize_dtype(bytes(take(dlen)).decode("ascii"))
+            dt = normalize_dtype(dname.decode("ascii"))
         except Exception:
-            fail("unknown dtype")
+            fail(f"unknown dtype {dname!r}")
         (ndim,) = struct.unpack("<B", take(1))
         if ndim > MAX_NDIM:
             fail(f"array {name or len(items)} claims {ndim} dimensions (at most {MAX_NDIM})")
