@@ -10,3 +10,6 @@ from .verify import IRError, verify  # noqa: F401
 def stats():
     """Process-wide counters: trace_count, compile_count, fallbacks, graph_breaks."""
     return dict(STATS)
+
+
+from .inspect import cache_info, counters, inspect, kernel_sources, set_profiling, timings  # noqa: E402,F401

@@ -31,6 +31,16 @@ class Signature:
         self.training = bool(training)
         self.key = (self.items, self.training)
 
+    def __str__(self):
+        parts = []
+        for i, it in enumerate(self.items):
+            if it[0] == "array":
+                from .ir import dtype_str
+                parts.append(f"input{i}:{dtype_str(it[2])}[{','.join(map(str, it[1]))}]")
+            else:
+                parts.append(f"input{i}={it[1][1]!r}")
+        return ", ".join(parts) + (" (train)" if self.training else " (predict)")
+
     def diff(self, other):
         """Human-readable difference to an earlier signature, e.g. ``input0 dim0 128→32``."""
         out = []
@@ -94,6 +104,7 @@ class CachedGraph:
         self.name = name
         self.strict = strict
         self.entries = {}
+        self.signatures = {}
         self.last_sig = None
         self.trace_count = 0
         self.compile_count = 0
@@ -140,6 +151,7 @@ class CachedGraph:
             except GraphBreak as e:
                 return self._graph_break(e, sig, args)
             self.entries[sig.key] = entry
+            self.signatures[sig.key] = sig
         elif entry == "eager":
             return self.fn(*args)
         self.last_sig = sig
@@ -166,6 +178,7 @@ class CachedGraph:
             warnings.warn(f"hybridize: {self.name} runs eagerly for this input signature "
                           f"(graph break at {err.loc}: {err.reason})", stacklevel=4)
         self.entries[sig.key] = "eager"
+        self.signatures[sig.key] = sig
         return self.fn(*args)
 
     def _write_aux(self, entry, values):

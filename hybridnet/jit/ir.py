@@ -68,14 +68,28 @@ class Node:
     def __repr__(self):
         outs = ", ".join(f"{v!r}:{v.type_str()}" for v in self.outputs)
         args = " ".join(repr(v) for v in self.inputs)
+        defaults = _defaults(self.op)
         attrs = " ".join(f"{k}={_fmt_attr(v)}" for k, v in sorted(self.attrs.items())
-                         if v is not None)
+                         if v is not None and not (k in defaults and _same(defaults[k], v)))
         text = f"{outs} = {self.op}"
         if args:
             text += " " + args
         if attrs:
             text += " " + attrs
         return text
+
+
+def _defaults(op_name):
+    from ..ops.registry import OPS
+    op = OPS.get(op_name)
+    return op.attr_defaults if op is not None else {}
+
+
+def _same(a, b):
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
 
 
 def _fmt_attr(v):
@@ -132,9 +146,22 @@ class Graph:
         return out
 
     def renumber(self):
-        """Give values consecutive ids in definition order (stable printing)."""
-        for i, v in enumerate(self.values()):
-            v.id = i
+        """Give values consecutive ids in definition order (stable printing).
+
+        Values inside fused sub-graphs are numbered after the outer ones."""
+        seen = set()
+        counter = 0
+        for v in self.values():
+            v.id = counter
+            counter += 1
+            seen.add(id(v))
+        for n in self.nodes:
+            if n.sub is not None:
+                for v in n.sub.values():
+                    if id(v) not in seen:
+                        seen.add(id(v))
+                        v.id = counter
+                        counter += 1
         return self
 
 

@@ -16,6 +16,7 @@ import tempfile
 __all__ = ["load_kernel_module", "cache_dir", "cache_info", "CACHE_EVENTS"]
 
 CACHE_EVENTS = {"module_hits": 0, "module_writes": 0, "misses": []}
+_LOADED = []   # (module name, dispatcher) of every kernel loaded in this process
 
 
 def _cpu_name():
@@ -59,11 +60,22 @@ def load_kernel_module(source):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
+    if hasattr(mod, "kernel"):
+        _LOADED.append((name, mod.kernel))
     return mod
 
 
 def cache_info():
     """Where kernels live and why any were compiled in this process."""
+    misses = list(CACHE_EVENTS["misses"])
+    hits = compiled = 0
+    for name, disp in _LOADED:
+        st = disp.stats
+        hits += sum(st.cache_hits.values())
+        for sig, n in st.cache_misses.items():
+            compiled += n
+            misses.append(f"{name}: compiled for {sig} (no Numba cache entry for this "
+                          "signature, CPU or version yet)")
     return {"dir": cache_dir(), "module_hits": CACHE_EVENTS["module_hits"],
-            "module_writes": CACHE_EVENTS["module_writes"],
-            "misses": list(CACHE_EVENTS["misses"])}
+            "module_writes": CACHE_EVENTS["module_writes"], "numba_cache_hits": hits,
+            "numba_compiles": compiled, "misses": misses}
