@@ -4,21 +4,32 @@ A dimension given as 0 is unknown until the first forward: the owning layer's
 ``infer_shape`` fills it in, then the initializer passed to ``initialize()``
 runs (deferred initialization, explicit and required, as in Gluon).
 """
-import re
 import warnings
-from collections import OrderedDict
 
 import numpy as np
 
 from .._state import STATE
 from ..base import DeferredInitError, HybridnetValueError, ShapeError, normalize_dtype
 from ..context import cpu
-from ..ndarray import io as nd_io
 from ..ndarray.ndarray import NDArray, wrap
 
 __all__ = ["Parameter", "Constant", "ParameterDict", "DeferredInitializationError"]
 
 DeferredInitializationError = DeferredInitError  # Gluon 1.x name
+
+# Names the initializer dispatches on by suffix (weight -> init, bias -> 0, gamma -> 1 ...).
+# A parameter with any other name and no init of its own gets the default initializer's
+# weight rule, as in Gluon 1.x (which always passed the default as the parameter's init).
+_SUFFIXES = ("weight", "bias", "gamma", "beta", "running_mean", "running_var", "moving_mean",
+             "moving_var", "moving_inv_var", "moving_avg", "min", "max")
+
+_UNINIT = ("Parameter '{name}' has not been initialized. Call .initialize() on the block "
+           "(e.g. net.initialize()) before running it, or load its values with "
+           "load_parameters()")
+_DEFERRED = ("Parameter '{name}' has not been initialized yet because initialization was "
+             "deferred: its shape {shape} has unknown dims (0), inferred on the block's first "
+             "forward. Pass one batch of data through the network first (net(x)), or give "
+             "full shapes (e.g. in_units=..., in_channels=...)")
 
 
 def _norm_shape(shape):
@@ -33,6 +44,18 @@ def _known(shape):
     return shape is not None and all(s > 0 for s in shape)
 
 
+def _shape_str(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def init_error(param, template, name=None):
+    """A DeferredInitError about ``param``; Blocks re-render it with the structural name."""
+    name = name or param.name
+    e = DeferredInitError(template.format(name=name, shape=param._shape))
+    e.param, e.template = param, template
+    return e
+
+
 class Parameter:
     """A weight of a Block, with its gradient buffer and optimizer hints.
 
@@ -41,13 +64,22 @@ class Parameter:
     name : str
         Short name (``weight``); the structural name (``0.weight``) comes from
         the Block tree and is what ``collect_params`` and files use.
-    shape : tuple of int, optional
-        0 marks a dimension inferred on the first forward.
-    init : Initializer or str, optional
-        Overrides the initializer given to ``Block.initialize`` for this parameter.
     grad_req : {'write', 'add', 'null'}
+        How backward stores the gradient: overwrite, accumulate (zero it yourself
+        with ``zero_grad``), or not at all (a constant).
+    shape : int or tuple of int, optional
+        0 marks a dimension inferred on the first forward.
+    dtype : str or numpy dtype, default float32
     lr_mult, wd_mult : float
         Multipliers the optimizer applies to the learning rate and weight decay.
+    init : Initializer or str, optional
+        Overrides the initializer given to ``Block.initialize`` for this parameter.
+    allow_deferred_init : bool
+        Whether ``initialize()`` may wait for the shape (default True).
+
+    Examples
+    --------
+    >>> w = Parameter('weight', shape=(4, 0))   # 0: filled in by the layer's infer_shape
     """
 
     def __init__(self, name="weight", grad_req="write", shape=None, dtype=np.float32,
@@ -73,12 +105,19 @@ class Parameter:
     # ---- naming / repr ---------------------------------------------------------------
     @property
     def name(self):
+        """The structural name (``features.0.weight``) once a Block collected it, else the
+        short name given at construction."""
         return self._structural_name or self._name
 
+    def _set_structural_name(self, name):
+        # The outermost collection wins (``net.collect_params()`` after ``net.dense...``).
+        old = self._structural_name
+        if old is None or name.count(".") > old.count("."):
+            self._structural_name = name
+
     def __repr__(self):
-        shape = "x".join(str(s) if s else "?" for s in self._shape) if self._shape else "?"
-        return (f"Parameter {self.name} (shape=({', '.join(str(s) for s in self._shape or ())}), "
-                f"dtype={np.dtype(self.dtype).name})") if shape else ""
+        shape = _shape_str(self._shape) if self._shape is not None else "None"
+        return f"Parameter {self.name} (shape={shape}, dtype={np.dtype(self.dtype).name})"
 
     # ---- shape / dtype ------------------------------------------------------------------
     @property
@@ -88,16 +127,20 @@ class Parameter:
     @shape.setter
     def shape(self, new_shape):
         new_shape = _norm_shape(new_shape)
-        if self._shape is not None and self._data is not None and new_shape != self._shape:
-            raise ShapeError(f"Parameter {self.name}: cannot change the shape of an initialized "
-                             f"parameter from {self._shape} to {new_shape}")
-        if self._shape is not None and (len(self._shape) != len(new_shape) or any(
-                o and n and o != n for o, n in zip(self._shape, new_shape))):
+        old = self._shape
+        if old is None or old == new_shape:
+            if self._data is None:
+                self._shape = new_shape
+            return
+        if len(old) != len(new_shape) or any(o and n and o != n for o, n in zip(old, new_shape)):
+            where = "its loaded/initialized value has" if self._data is not None else "it was declared with"
             raise ShapeError(
-                f"Parameter {self.name}: the input implies shape {new_shape}, which disagrees "
-                f"with its declared shape {self._shape} (0 = unknown). Check the layer's "
-                "in_units/in_channels against the data you feed it")
-        self._shape = new_shape
+                f"Parameter '{self.name}': the input implies shape {_shape_str(new_shape)}, but "
+                f"{where} shape {_shape_str(old)} (0 = unknown). Check the layer's "
+                "in_units/in_channels (or the loaded parameter file) against the data you feed it")
+        if self._data is None:
+            # Fill unknown dims only; known dims stay as declared.
+            self._shape = tuple(o or n for o, n in zip(old, new_shape))
 
     @property
     def grad_req(self):
@@ -113,6 +156,8 @@ class Parameter:
         self._grad_req = req
         if self._data is not None:
             self._data.attach_grad(req)
+            if req != "null":
+                self._data._fresh_grad = False
 
     @property
     def differentiable(self):
@@ -120,39 +165,59 @@ class Parameter:
 
     # ---- initialization -----------------------------------------------------------------
     def initialize(self, init=None, ctx=None, default_init=None, force_reinit=False):
-        """Initialize now, or once the shape is known (deferred) if it has unknown dims."""
+        """Initialize now, or once the shape is known (deferred) if it has unknown dims.
+
+        Parameters
+        ----------
+        init : Initializer or str, optional
+            Used for this parameter; else its own ``init``; else ``default_init``
+            dispatched on the name's suffix (weights random, biases 0, gamma 1, beta 0).
+        ctx : Context or list of Context, optional
+            Where the value lives (the first of a list); default cpu().
+        default_init : Initializer, default ``init.Uniform()``
+        force_reinit : bool
+            Re-initialize a parameter that already has a value.
+        """
         if self._data is not None and not force_reinit:
-            warnings.warn(f"Parameter {self.name} is already initialized, ignoring. "
+            warnings.warn(f"Parameter '{self.name}' is already initialized, ignoring. "
                           "Set force_reinit=True to re-initialize.", stacklevel=2)
             return
         if default_init is None:
             from ..initializer import Uniform
             default_init = Uniform()
         ctx = ctx[0] if isinstance(ctx, (list, tuple)) else ctx
+        if self._data is not None and self._ctx is not None and ctx is None:
+            ctx = self._ctx
         self._deferred_init = (init, ctx or cpu(), default_init)
         if _known(self._shape):
             self._finish_deferred_init()
         elif not self.allow_deferred_init:
+            self._deferred_init = None
             raise DeferredInitError(
-                f"Parameter {self.name} has unknown shape {self._shape} and deferred "
-                "initialization is not allowed for it; give it a full shape")
+                f"Cannot initialize Parameter '{self.name}' because it has unknown shape "
+                f"{_shape_str(self._shape or ())} and allow_deferred_init=False; give it a full "
+                "shape")
 
     def _finish_deferred_init(self):
         """Run the pending initializer now that the shape is known."""
-        from .. import initializer
+        from .. import autograd, initializer
         init, ctx, default_init = self._deferred_init
         if not _known(self._shape):
-            raise DeferredInitError(
-                f"Parameter {self.name}: cannot initialize with unknown shape {self._shape}")
+            raise init_error(self, "Parameter '{name}': cannot initialize with unknown shape "
+                             "{shape}; its block's infer_shape did not fill every dim")
         arr = wrap(np.zeros(self._shape, self.dtype), ctx)
         init = init if init is not None else self.init
+        if init is None and not self.name.endswith(_SUFFIXES):
+            init = default_init
         desc = initializer.InitDesc(self.name, {"__init__": init} if init is not None else {})
-        initializer.create(default_init)(desc, arr)
+        with autograd.pause():
+            initializer.create(default_init)(desc, arr)
         self._deferred_init = None
         self._init_impl(arr, ctx)
 
     def _init_impl(self, arr, ctx=None):
         self._ctx = ctx or arr.context
+        arr._ctx = self._ctx
         self._data = arr
         arr.attach_grad(self._grad_req)
         if arr._grad is not None:
@@ -162,18 +227,12 @@ class Parameter:
     def is_initialized(self):
         return self._data is not None
 
-    def _check_initialized(self):
+    def _check_initialized(self, name=None):
         if self._data is not None:
             return
         if self._deferred_init is not None:
-            raise DeferredInitError(
-                f"Parameter '{self.name}' has not been initialized yet because initialization "
-                f"was deferred (shape {self._shape} has unknown dims). It is initialized on the "
-                "block's first forward; call the block on data first, or give full shapes "
-                "(e.g. in_units=...)")
-        raise DeferredInitError(
-            f"Parameter '{self.name}' has not been initialized. Call .initialize() on the "
-            "block (e.g. net.initialize()) before running it, or load_parameters()")
+            raise init_error(self, _DEFERRED, name)
+        raise init_error(self, _UNINIT, name)
 
     # ---- access ------------------------------------------------------------------------
     def data(self, ctx=None):
@@ -188,6 +247,7 @@ class Parameter:
         return [self.data()]
 
     def grad(self, ctx=None):
+        """The gradient buffer written by ``backward`` (per ``grad_req``)."""
         if self._data is None:
             self._check_initialized()
         if self._data._grad is None:
@@ -210,15 +270,17 @@ class Parameter:
         arr = data if isinstance(data, NDArray) else wrap(np.asarray(data, self.dtype))
         if self._data is None:
             self.shape = arr.shape
+            ctx = self._deferred_init[1] if self._deferred_init is not None else arr.context
             self._deferred_init = None
-            self._init_impl(wrap(np.array(arr._data, dtype=self.dtype)), arr.context)
+            self._init_impl(wrap(np.array(arr._data, dtype=self.dtype)), ctx)
             return
         if arr.shape != self._data.shape:
-            raise ShapeError(f"Parameter {self.name}.set_data: shape {arr.shape} != parameter "
+            raise ShapeError(f"Parameter '{self.name}'.set_data: shape {arr.shape} != parameter "
                              f"shape {self._data.shape}")
         self._data._data[...] = arr._data
 
     def zero_grad(self):
+        """Set the gradient buffer to 0 (needed between steps with grad_req='add')."""
         if self._data is not None and self._data._grad is not None:
             self._data._grad._data[...] = 0
 
@@ -227,11 +289,14 @@ class Parameter:
         if self._data is not None:
             self._ctx = ctx
             self._data._ctx = ctx
+            if self._data._grad is not None:
+                self._data._grad._ctx = ctx
         elif self._deferred_init is not None:
             i, _, d = self._deferred_init
             self._deferred_init = (i, ctx, d)
 
     def cast(self, dtype):
+        """Change the dtype of the value (and gradient buffer) in place of the old one."""
         self.dtype = normalize_dtype(dtype).type
         if self._data is not None:
             self._init_impl(wrap(self._data._data.astype(self.dtype)), self._ctx)
@@ -245,6 +310,8 @@ class Constant(Parameter):
     """A parameter that never changes (grad_req 'null'): ``Constant(value)``."""
 
     def __init__(self, value, name="const"):
+        if isinstance(value, str):   # Gluon 1.x order: Constant(name, value)
+            name, value = value, name
         value = value if isinstance(value, NDArray) else wrap(np.asarray(value, np.float32))
         super().__init__(name, grad_req="null", shape=value.shape, dtype=value.dtype,
                          init=None, differentiable=False)
@@ -255,139 +322,4 @@ class Constant(Parameter):
         return None
 
 
-class ParameterDict(OrderedDict):
-    """Name -> Parameter, as returned by ``Block.collect_params()``."""
-
-    def __init__(self, prefix="", shared=None, owner=None):
-        super().__init__()
-        self._prefix = prefix
-        self._owner = owner
-
-    @property
-    def prefix(self):
-        return self._prefix
-
-    def __repr__(self):
-        body = "\n".join(f"  {v!r}" for v in self.values())
-        return f"ParameterDict (\n{body}\n)"
-
-    def get(self, name, **kwargs):
-        """Gluon 1.x: return parameter ``name``, creating (and registering) it if missing."""
-        if name in self:
-            p = self[name]
-            for k, v in kwargs.items():
-                if k == "shape":
-                    p.shape = v
-            return p
-        p = Parameter(name, **kwargs)
-        self[name] = p
-        if self._owner is not None:
-            self._owner._reg_params[name] = p
-        return p
-
-    def get_constant(self, name, value=None):
-        if name in self:
-            return self[name]
-        c = Constant(value, name)
-        self[name] = c
-        if self._owner is not None:
-            self._owner._reg_params[name] = c
-        return c
-
-    def update(self, other):
-        for k, v in other.items():
-            if k in self and self[k] is not v:
-                raise HybridnetValueError(f"ParameterDict.update: duplicate name {k!r}")
-            self[k] = v
-
-    def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
-        if init is None:
-            from ..initializer import Uniform
-            init = Uniform()
-        for v in self.values():
-            v.initialize(None, ctx, init, force_reinit=force_reinit)
-
-    def zero_grad(self):
-        for v in self.values():
-            v.zero_grad()
-
-    def reset_ctx(self, ctx):
-        for v in self.values():
-            v.reset_ctx(ctx)
-
-    def list_ctx(self):
-        return sorted({c for v in self.values() for c in v.list_ctx()}, key=str)
-
-    def setattr(self, name, value):
-        """Set attribute ``name`` (e.g. 'grad_req', 'lr_mult') on every parameter."""
-        for v in self.values():
-            setattr(v, name, value)
-
-    def cast(self, dtype):
-        for v in self.values():
-            v.cast(dtype)
-
-    def select(self, pattern):
-        pat = re.compile(pattern)
-        out = ParameterDict(self._prefix)
-        for k, v in self.items():
-            if pat.match(k):
-                out[k] = v
-        return out
-
-    def save(self, filename, strip_prefix=""):
-        arrays = {}
-        for k, v in self.items():
-            if v._data is None:
-                v._check_initialized()
-            name = k[len(strip_prefix):] if strip_prefix and k.startswith(strip_prefix) else k
-            arrays[name] = v._data
-        nd_io.save(filename, arrays)
-
-    def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
-             restore_prefix="", cast_dtype=False, dtype_source="current"):
-        loaded = nd_io.load(filename)
-        if not isinstance(loaded, dict):
-            raise HybridnetValueError(f"{filename}: expected a dict of named arrays, found a list")
-        loaded = {restore_prefix + k: v for k, v in loaded.items()}
-        load_into(self, loaded, str(filename), ctx, allow_missing, ignore_extra, cast_dtype,
-                  dtype_source)
-
-
-def load_into(params, loaded, source, ctx=None, allow_missing=False, ignore_extra=False,
-              cast_dtype=False, dtype_source="current"):
-    """Copy ``loaded`` (name -> NDArray) into ``params`` with Gluon's checks."""
-    missing = [k for k in params if k not in loaded]
-    extra = [k for k in loaded if k not in params]
-    if missing and not allow_missing:
-        raise HybridnetValueError(
-            f"load_parameters: {source} has no values for parameters {missing} of this net "
-            f"(the file holds {sorted(loaded)}). Pass allow_missing=True to keep their "
-            "current/initial values, or load a file saved from the same architecture")
-    if extra and not ignore_extra:
-        raise HybridnetValueError(
-            f"load_parameters: {source} holds parameters {extra} that this net does not have "
-            f"(the net has {list(params)}). Pass ignore_extra=True to skip them")
-    for name, p in params.items():
-        if name not in loaded:
-            continue
-        arr = loaded[name]
-        if p._shape is not None and (len(p._shape) != arr.ndim or any(
-                s and s != a for s, a in zip(p._shape, arr.shape))):
-            raise ShapeError(f"load_parameters: parameter {name} has shape {p._shape} in the net "
-                             f"but {arr.shape} in {source}")
-        if np.dtype(arr.dtype) != np.dtype(p.dtype):
-            if not cast_dtype:
-                raise HybridnetValueError(
-                    f"load_parameters: parameter {name} is {np.dtype(p.dtype).name} in the net "
-                    f"but {np.dtype(arr.dtype).name} in {source}; pass cast_dtype=True")
-            if dtype_source == "saved":
-                p.dtype = arr.dtype
-            else:
-                arr = arr.astype(p.dtype)
-        if p._data is None:
-            p._shape = tuple(arr.shape)
-            p._deferred_init = None
-            p._init_impl(wrap(np.array(arr._data, dtype=p.dtype)), ctx or cpu())
-        else:
-            p._data._data[...] = arr._data
+from ._paramdict import ParameterDict  # noqa: E402  (it needs Parameter)
