@@ -156,7 +156,7 @@ def test_clip_forward_and_method():
     x = np.array([[-2.0, -0.5, 0.0], [0.5, 1.0, 3.0]], np.float32)
     assert_almost_equal(nd.clip(nd.array(x), -1, 1), np.clip(x, -1, 1))
     assert_almost_equal(nd.array(x).clip(0, 0.7), np.clip(x, 0, 0.7))
-    assert_almost_equal(nd.clip(nd.array(x), a_min=0.0, a_max=None), np.maximum(x, 0))
+    assert_almost_equal(nd.clip(nd.array(x), a_min=0.0, a_max=2), np.clip(x, 0, 2))
     xi = nd.array([-3, 1, 7], dtype="int32")
     y = nd.clip(xi, 0, 5)
     assert y.dtype == np.int32 and y.asnumpy().tolist() == [0, 1, 5]
@@ -175,8 +175,11 @@ def test_clip_gradient():
 
 
 def test_clip_errors():
-    with pytest.raises(HybridnetValueError, match="clip: give a_min and/or a_max"):
+    with pytest.raises(HybridnetValueError, match=r"clip: give both a_min and a_max \(got "
+                                                  r"a_min=None, a_max=None\)"):
         nd.clip(nd.ones((2,)))
+    with pytest.raises(HybridnetValueError, match=r"a_min=0.0, a_max=None.*nd.maximum"):
+        nd.clip(nd.ones((2,)), 0)
     with pytest.raises(HybridnetValueError, match="a_min=2.0 is greater than a_max=1.0"):
         nd.clip(nd.ones((2,)), 2, 1)
 
@@ -193,10 +196,14 @@ def test_where_same_shape_and_row_condition():
     assert_almost_equal(out, np.where(rows[:, None] != 0, x, y).astype(np.float32))
 
 
-def test_where_broadcasts_numpy_style():
+def test_where_broadcasts_numpy_style_and_takes_numbers():
     out = nd.where(nd.array([[1.0], [0.0]]), nd.array([1.0, 2.0, 3.0]), nd.array(-1.0))
     assert out.shape == (2, 3)
     assert out.asnumpy().tolist() == [[1, 2, 3], [-1, -1, -1]]
+    x = nd.array([1.0, -2.0, 3.0], dtype="float64")
+    y = nd.where(x > 0, x, 0)
+    assert y.dtype == np.float64 and y.asnumpy().tolist() == [1, 0, 3]
+    assert nd.where(x > 0, -1, x).asnumpy().tolist() == [-1, -2, -1]
 
 
 def test_where_gradient_not_to_condition():
@@ -255,7 +262,52 @@ def test_add_n_shape_error():
         nd.add_n(nd.ones((2, 3)), nd.ones((3,)))
 
 
-def test_registered_once_with_expr():
-    ops = mx.ops.OPS
-    for name in list(UNARY) + ["clip", "where", "smooth_l1", "hypot"]:
-        assert ops[name].kind == "elementwise" and ops[name].expr, name
+# ---- codegen templates -------------------------------------------------------------------
+EXPR_CASES = [(name, (_sample(name, (4,), seed=9),), {}) for name in UNARY if name != "erfinv"] + [
+    ("clip", (np.array([-2.0, 0.3, 1.7]),), {"a_min": -0.5, "a_max": 1.0}),
+    ("where", (np.array([1.0, 0.0, 2.0]), np.array([1.0, 2, 3]), np.array([-1.0, -2, -3])), {}),
+    ("smooth_l1", (np.array([-2.0, 0.1, 0.9]),), {"scalar": 1.5}),
+    ("hypot", (np.array([3.0, -1.0]), np.array([4.0, 2.0])), {}),
+    ("hypot_scalar", (np.array([3.0, -1.0]),), {"scalar": 4.0, "reverse": False}),
+    ("power_scalar", (np.array([3.0, 1.5]),), {"scalar": 2.0, "reverse": True}),
+    ("modulo_scalar", (np.array([-3.5, 1.5]),), {"scalar": 2.0, "reverse": False}),
+    ("lesser_equal", (np.array([1.0, 2.0]), np.array([2.0, 2.0])), {}),
+    ("logical_xor", (np.array([1.0, 0.0]), np.array([2.0, 0.0])), {}),
+]
+
+
+def _render(op, attrs):
+    expr = op.expr
+    if isinstance(expr, tuple):
+        expr = expr[1] if attrs.get("reverse") else expr[0]
+    fmt = {k: repr(v) for k, v in attrs.items()}
+    return expr.format(*[f"a{i}" for i in range(len(op.arg_names))], **fmt)
+
+
+@pytest.mark.parametrize("name,inputs,attrs", EXPR_CASES, ids=[c[0] for c in EXPR_CASES])
+def test_expr_template_matches_forward(name, inputs, attrs):
+    op = mx.ops.OPS[name]
+    assert op.kind == "elementwise"
+    src = _render(op, attrs)
+    fwd = op.forward(*inputs, **attrs)
+    env = {"np": np, "math": math}
+    got = [eval(src, env, {f"a{i}": a[j] for i, a in enumerate(inputs)})  # noqa: S307
+           for j in range(len(inputs[0]))]
+    assert_almost_equal(np.array(got, np.float64), fwd, rtol=1e-12, atol=1e-12)
+
+
+def test_expr_templates_compile_with_numba():
+    numba = pytest.importorskip("numba")
+    body = [f"    out[{k}] = " + _render(mx.ops.OPS[n], a).replace("a0", "x[0]")
+            .replace("a1", "x[1]").replace("a2", "x[2]") for k, (n, _, a) in enumerate(EXPR_CASES)]
+    src = "def f(x, out):\n" + "\n".join(body) + "\n"
+    env = {"np": np, "math": math}
+    exec(src, env)  # noqa: S102
+    f = numba.njit(error_model="numpy")(env["f"])
+    out = np.zeros(len(EXPR_CASES))
+    f(np.array([0.7, 0.4, 0.3]), out)
+    with np.errstate(invalid="ignore"):       # arccosh(0.7) is NaN on both sides
+        ref = [float(eval(_render(mx.ops.OPS[n], a), env,  # noqa: S307
+                          {"a0": np.float64(0.7), "a1": np.float64(0.4), "a2": np.float64(0.3)}))
+               for n, _, a in EXPR_CASES]
+    assert_almost_equal(out, np.array(ref), rtol=1e-9, atol=1e-12, equal_nan=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..base import HybridnetValueError, ShapeError
 from ._util import call, same_dtype, unbroadcast
-from .registry import Op, register
+from .registry import Op, frontend, register
 
 
 def result_dtype(a, b):
@@ -137,34 +137,35 @@ _binary("hypot", np.hypot, "np.hypot({0}, {1})",
 for _name, _fn, _sym in [("equal", np.equal, "=="), ("not_equal", np.not_equal, "!="),
                          ("greater", np.greater, ">"), ("greater_equal", np.greater_equal, ">="),
                          ("lesser", np.less, "<"), ("lesser_equal", np.less_equal, "<=")]:
-    _binary(_name, _fn, "float({0} " + _sym + " {1})", comparison=True)
+    # (numba has no float(bool): spell 0/1 as a conditional expression)
+    _binary(_name, _fn, "(1.0 if {0} " + _sym + " {1} else 0.0)", comparison=True)
 for _name, _fn, _sym in [("logical_and", np.logical_and, "and"),
                          ("logical_or", np.logical_or, "or"),
                          ("logical_xor", np.logical_xor, "!=")]:
-    _binary(_name, _fn, "float(({0} != 0) " + _sym + " ({1} != 0))", comparison=True)
+    _binary(_name, _fn, "(1.0 if ({0} != 0) " + _sym + " ({1} != 0) else 0.0)",
+            comparison=True)
 
 
 # ---- elementwise ops with attributes ----------------------------------------------------------
 def _clip(data, a_min=None, a_max=None):
-    """Clip ``data`` to ``[a_min, a_max]`` (bounds cast to the dtype; None = unbounded).
+    """Clip ``data`` to ``[a_min, a_max]`` (both required, as in MXNet; cast to the dtype).
 
     The gradient passes where ``a_min <= data <= a_max`` and is 0 elsewhere.
     """
-    if a_min is None and a_max is None:
-        raise HybridnetValueError("clip: give a_min and/or a_max, e.g. nd.clip(x, 0, 1)")
-    if a_min is not None and a_max is not None and a_min > a_max:
+    if a_min is None or a_max is None:
+        raise HybridnetValueError(
+            f"clip: give both a_min and a_max (got a_min={a_min}, a_max={a_max}), e.g. "
+            "nd.clip(x, 0, 1); for a one-sided clip use nd.maximum(x, a_min) or "
+            "nd.minimum(x, a_max)")
+    if a_min > a_max:
         raise HybridnetValueError(f"clip: a_min={a_min} is greater than a_max={a_max}")
     t = data.dtype.type
-    return np.clip(data, None if a_min is None else t(a_min), None if a_max is None else t(a_max))
+    return np.clip(data, t(a_min), t(a_max))
 
 
 def _clip_vjp(g, ins, out, a_min=None, a_max=None):
     x = ins[0]
-    if a_min is not None:
-        g = g * (x >= a_min)
-    if a_max is not None:
-        g = g * (x <= a_max)
-    return (g,)
+    return (g * ((x >= a_min) * (x <= a_max)),)
 
 
 def _clip_canon(attrs):
@@ -175,32 +176,18 @@ register(Op("clip", "elementwise", _clip, _clip_vjp, _scalar_rule, canon=_clip_c
             expr="min(max({0}, {a_min}), {a_max})"))
 
 
-def _where_cond(condition, x):
-    """MXNet 1.x: a 1-D condition with an N-D ``x`` selects whole rows (first axis)."""
-    if condition.ndim == 1 and x.ndim > 1:
-        if condition.shape[0] != x.shape[0]:
-            raise ShapeError(f"where: a 1-D condition must have one entry per row of x: "
-                             f"condition shape {condition.shape}, x shape {x.shape}; give a "
-                             "condition of x's shape or of shape (x.shape[0],)")
-        return condition.reshape(condition.shape + (1,) * (x.ndim - 1))
-    return condition
-
-
 def _where(condition, x, y):
-    """Elements of ``x`` where ``condition`` is nonzero, else of ``y``.
+    """Elements of ``x`` where ``condition`` is nonzero, else of ``y`` (NumPy broadcasting).
 
-    ``condition`` has x's shape or is 1-D over x's first axis (MXNet 1.x); NumPy
-    broadcasting between the three is also accepted. No gradient flows to
-    ``condition``.
+    No gradient flows to ``condition``. (``nd.where`` adds MXNet's 1-D row rule.)
     """
-    c = _where_cond(condition, x)
     try:
-        shape = np.broadcast_shapes(c.shape, x.shape, y.shape)
+        shape = np.broadcast_shapes(condition.shape, x.shape, y.shape)
     except ValueError:
         raise ShapeError(f"where: condition {condition.shape}, x {x.shape} and y {y.shape} "
                          "do not broadcast; give x and y the same shape and a condition of "
                          "that shape or of shape (x.shape[0],)") from None
-    r = np.where(c != 0, x, y)
+    r = np.where(condition != 0, x, y)
     dt = result_dtype(x.dtype, y.dtype)
     r = r if r.dtype == dt else r.astype(dt)
     return r if r.shape == shape else np.ascontiguousarray(np.broadcast_to(r, shape))
@@ -214,8 +201,39 @@ def _where_vjp(g, ins, out):
             _like(unbroadcast(call("where", cond, zero, g), y.shape), y))
 
 
-register(Op("where", "elementwise", _where, _where_vjp, expr="({1} if {0} != 0 else {2})",
-            nondiff_args=("condition",)))
+_WHERE = register(Op("where", "elementwise", _where, _where_vjp,
+                     expr="({1} if {0} != 0 else {2})", nondiff_args=("condition",)))
+
+
+@frontend("where")
+def where(condition, x, y, out=None, name=None):
+    """Elements of ``x`` where ``condition`` is nonzero, else of ``y``.
+
+    Parameters
+    ----------
+    condition : NDArray
+        Same shape as ``x``, or 1-D with one entry per row of ``x`` (MXNet 1.x:
+        selects whole rows along the first axis). Shapes that broadcast with
+        NumPy rules are also accepted.
+    x, y : NDArray or number
+        The values to choose from; the gradient flows to both, never to ``condition``.
+    """
+    from ..ndarray._api import _to_nd, finish
+    from ..ndarray.ndarray import NDArray, invoke
+    c = _to_nd(condition)
+    if isinstance(x, NDArray) or not isinstance(y, NDArray):
+        x = _to_nd(x)
+        y = _to_nd(y, like=x)
+    else:
+        y = _to_nd(y)
+        x = _to_nd(x, like=y)
+    if c.ndim == 1 and x.ndim > 1:
+        if c.shape[0] != x.shape[0]:
+            raise ShapeError(f"where: a 1-D condition must have one entry per row of x: "
+                             f"condition shape {c.shape}, x shape {x.shape}; give a "
+                             "condition of x's shape or of shape (x.shape[0],)")
+        c = c.reshape((c.shape[0],) + (1,) * (x.ndim - 1))
+    return finish(invoke(_WHERE, (c, x, y)), out)
 
 
 def _smooth_l1(data, scalar=1.0):

@@ -129,5 +129,5 @@ unary("erf", special.erf, "math.erf({0})",
 unary("erfinv", special.erfinv, "special.erfinv({0})",
       lambda g, x, y: g * float(np.sqrt(np.pi) / 2) * call("exp", y * y),
       doc="Inverse error function (elementwise), defined on (-1, 1).")
-unary("logical_not", lambda x: x == 0, "float({0} == 0)", None,
+unary("logical_not", lambda x: x == 0, "(1.0 if {0} == 0 else 0.0)", None,
       doc="1 where ``data`` is 0, else 0, in the input dtype (not differentiable).")
