@@ -49,9 +49,19 @@ class Dense(HybridBlock):
     def _in_units(self, x):
         return math.prod(x.shape[1:]) if self._flatten else x.shape[-1]
 
+    def _mismatch(self, x):
+        n = self._in_units(x)
+        return feature_mismatch(
+            self, "flattened feature size" if self._flatten else "last-axis size",
+            self.weight.shape[1], n, x.shape,
+            f"Create the layer with in_units={n} (or in_units=0 to infer it), or reshape "
+            "the input")
+
     def infer_shape(self, x, *args):
-        set_shape(self, self.weight, (self._units, self._in_units(x)),
-                  "Pass the right in_units or reshape the input")
+        n = self._in_units(x)
+        if self.weight.shape[1] and self.weight.shape[1] != n:
+            raise self._mismatch(x)
+        set_shape(self, self.weight, (self._units, n), "Pass the right in_units")
 
     def forward(self, x):
         w = self.weight.data()
@@ -61,11 +71,7 @@ class Dense(HybridBlock):
                                     flatten=self._flatten)
         except ShapeError:
             if x.ndim >= 1 and self._in_units(x) != w.shape[1]:
-                raise feature_mismatch(
-                    self, "flattened feature size" if self._flatten else "last-axis size",
-                    w.shape[1], self._in_units(x), x.shape,
-                    f"Create the layer with in_units={self._in_units(x)} (or in_units=0 to infer "
-                    "it), or reshape the input") from None
+                raise self._mismatch(x) from None
             raise
         if self.act is not None:
             out = self.act(out)

@@ -71,14 +71,21 @@ class _Conv(HybridBlock):
         w = self.weight.shape
         return w[0] if self._transpose else w[1] * self._groups
 
+    def _mismatch(self, x):
+        return feature_mismatch(
+            self, "channel count (axis 1)", self._in_channels(), x.shape[1], x.shape,
+            f"Create the layer with in_channels={x.shape[1]} (or 0 to infer it), or fix the "
+            "input")
+
     def infer_shape(self, x, *args):
         self._check_input(x)
         c = x.shape[1]
         if not self._transpose and c % self._groups:
             raise ShapeError(f"{self!r}: input has {c} channels, not a multiple of "
                              f"groups={self._groups}")
-        set_shape(self, self.weight, self._weight_shape(c),
-                  "Pass the right in_channels or fix the input")
+        if self._in_channels() and self._in_channels() != c:
+            raise self._mismatch(x)
+        set_shape(self, self.weight, self._weight_shape(c), "Pass the right in_channels")
 
     def forward(self, x):
         w = self.weight.data()
@@ -91,10 +98,7 @@ class _Conv(HybridBlock):
         except ShapeError:
             self._check_input(x)
             if x.shape[1] != self._in_channels():
-                raise feature_mismatch(
-                    self, "channel count (axis 1)", self._in_channels(), x.shape[1], x.shape,
-                    f"Create the layer with in_channels={x.shape[1]} (or 0 to infer it), or "
-                    "fix the input") from None
+                raise self._mismatch(x) from None
             raise
         if self.act is not None:
             out = self.act(out)

@@ -83,6 +83,8 @@ class BatchNorm(HybridBlock):
     def infer_shape(self, x, *args):
         _check_axis(self, x, self._axis)
         c = x.shape[self._axis]
+        if self.gamma.shape[0] and self.gamma.shape[0] != c:
+            _channel_check(self, x, self._axis, self.gamma.shape[0])
         for p in (self.gamma, self.beta, self.running_mean, self.running_var):
             set_shape(self, p, (c,), "Pass the right in_channels or fix the input")
 
@@ -127,6 +129,8 @@ class LayerNorm(HybridBlock):
 
     def infer_shape(self, x, *args):
         _check_axis(self, x, self._axis)
+        if self.gamma.shape[0] and self.gamma.shape[0] != x.shape[self._axis]:
+            _channel_check(self, x, self._axis, self.gamma.shape[0])
         for p in (self.gamma, self.beta):
             set_shape(self, p, (x.shape[self._axis],),
                       "Pass the right in_channels or fix the input")
@@ -169,6 +173,8 @@ class InstanceNorm(HybridBlock):
 
     def infer_shape(self, x, *args):
         _check_axis(self, x, self._axis)
+        if self.gamma.shape[0] and self.gamma.shape[0] != x.shape[self._axis]:
+            _channel_check(self, x, self._axis, self.gamma.shape[0])
         for p in (self.gamma, self.beta):
             set_shape(self, p, (x.shape[self._axis],),
                       "Pass the right in_channels or fix the input")

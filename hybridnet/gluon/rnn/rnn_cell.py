@@ -193,10 +193,22 @@ class _GatedCell(HybridRecurrentCell):
         return [{"shape": (batch_size, self._hidden_size), "__layout__": "NC"}
                 for _ in range(self._num_states)]
 
+    def _feature_error(self, inputs):
+        return ShapeError(
+            f"{self!r}: input of shape {tuple(inputs.shape)} has "
+            f"{math.prod(inputs.shape[1:])} features but the cell expects "
+            f"{self.i2h_weight.shape[1]} (input_size). Create the cell with "
+            f"input_size={math.prod(inputs.shape[1:])} (or 0 to infer it), or fix the input")
+
     def infer_shape(self, inputs, *args):
-        set_shape(self, self.i2h_weight,
-                  (self._gates * self._hidden_size, math.prod(inputs.shape[1:])),
-                  "Pass the right input_size or fix the input")
+        if inputs.ndim < 2:
+            raise ShapeError(f"{self!r}: expects input of shape (batch, features), got "
+                             f"{tuple(inputs.shape)}")
+        n = math.prod(inputs.shape[1:])
+        if self.i2h_weight.shape[1] and self.i2h_weight.shape[1] != n:
+            raise self._feature_error(inputs)
+        set_shape(self, self.i2h_weight, (self._gates * self._hidden_size, n),
+                  "Pass the right input_size")
 
     def _check_states(self, inputs, states):
         want = self.state_info(inputs.shape[0])
@@ -210,10 +222,7 @@ class _GatedCell(HybridRecurrentCell):
         self._counter += 1
         w = self.i2h_weight.data()
         if inputs.ndim < 2 or math.prod(inputs.shape[1:]) != w.shape[1]:
-            raise ShapeError(
-                f"{self!r}: input of shape {tuple(inputs.shape)} has "
-                f"{math.prod(inputs.shape[1:])} features but the cell expects {w.shape[1]} "
-                "(input_size). Create the cell with the right input_size (or 0 to infer it)")
+            raise self._feature_error(inputs)
         self._check_states(inputs, states)
         gh = self._gates * self._hidden_size
         i2h = nd.FullyConnected(inputs, w, self.i2h_bias.data(), num_hidden=gh)

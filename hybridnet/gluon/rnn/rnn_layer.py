@@ -84,13 +84,21 @@ class _RNNLayer(HybridBlock):
             states.append(func(**info))
         return states
 
+    def _feature_error(self, inputs):
+        n = inputs.shape[2]
+        return ShapeError(
+            f"{self!r}: input of shape {tuple(inputs.shape)} has {n} features but the layer "
+            f"expects {self.l0_i2h_weight.shape[1]} (input_size). Create the layer with "
+            f"input_size={n} (or 0 to infer it), or fix the input")
+
     def infer_shape(self, inputs, *args):
         self._check_input(inputs)
         ni = inputs.shape[2]
+        if self.l0_i2h_weight.shape[1] and self.l0_i2h_weight.shape[1] != ni:
+            raise self._feature_error(inputs)
         for j in "lr"[:self._dir]:
             set_shape(self, getattr(self, f"{j}0_i2h_weight"),
-                      (self._gates * self._hidden_size, ni),
-                      "Pass the right input_size or fix the input")
+                      (self._gates * self._hidden_size, ni), "Pass the right input_size")
 
     def _check_input(self, inputs):
         if not isinstance(inputs, NDArray) or inputs.ndim != 3:
@@ -116,12 +124,8 @@ class _RNNLayer(HybridBlock):
                 f"{self!r}: invalid recurrent state shape: expected {len(want)} state(s) of "
                 f"shape {want[0]['shape']}, got {[tuple(s.shape) for s in states]}. Use "
                 f"layer.begin_state({batch})")
-        ni = self.l0_i2h_weight.shape[1]
-        if inputs.shape[2] != ni:
-            raise ShapeError(
-                f"{self!r}: input of shape {tuple(inputs.shape)} has {inputs.shape[2]} features "
-                f"but the layer expects {ni} (input_size). Create the layer with "
-                f"input_size={inputs.shape[2]} (or 0 to infer it)")
+        if inputs.shape[2] != self.l0_i2h_weight.shape[1]:
+            raise self._feature_error(inputs)
         x = nd.swapaxes(inputs, 0, 1) if self._layout == "NTC" else inputs
         out, new_states = self._run(x, states)
         if self._layout == "NTC":
