@@ -58,6 +58,11 @@ UNARY = {
     "erf": (_erf, (-2, 2)),
     "erfinv": (None, (-0.8, 0.8)),
     "logical_not": (lambda x: (x == 0).astype(x.dtype), (-2, 2)),
+    "log_sigmoid": (lambda x: -np.log(1 + np.exp(-x)), (-3, 3)),
+    "mish": (lambda x: x * np.tanh(np.log(1 + np.exp(x))), (-3, 3)),
+    "gamma": (np.vectorize(math.gamma), (0.5, 3)),
+    "gammaln": (np.vectorize(math.lgamma), (0.5, 3)),
+    "digamma": (None, (0.5, 3)),
 }
 PIECEWISE_CONSTANT = {"sign", "floor", "ceil", "round", "rint", "trunc", "fix"}
 
@@ -80,15 +85,19 @@ def test_unary_forward_float32(name):
     ref = UNARY[name][0]
     y = getattr(nd, name)(nd.array(x))
     assert y.dtype == np.float32 and y.shape == x.shape
-    if ref is None:        # erfinv: check it inverts erf
+    if name == "erfinv":        # check that it inverts erf
         assert_almost_equal(_erf(y.asnumpy().astype(np.float64)), x, rtol=1e-5, atol=1e-6)
+    elif name == "digamma":     # the derivative of lgamma, by central differences
+        x64 = x.astype(np.float64)
+        ref = (np.vectorize(math.lgamma)(x64 + 1e-6) - np.vectorize(math.lgamma)(x64 - 1e-6)) / 2e-6
+        assert_almost_equal(y, ref, rtol=1e-5, atol=1e-5)
     else:
         assert_almost_equal(y, ref(x.astype(np.float64)), rtol=1e-5, atol=1e-6)
     # NDArray methods mirror the functions
     assert_almost_equal(getattr(nd.array(x), name)(), y)
 
 
-@pytest.mark.parametrize("name", sorted(set(UNARY) - {"logical_not"}))
+@pytest.mark.parametrize("name", sorted(set(UNARY) - {"logical_not", "digamma"}))
 def test_unary_gradient(name):
     x = _sample(name, (2, 3), seed=1)
     check_numeric_gradient(getattr(nd, name), [x], rtol=1e-5, atol=1e-7)
@@ -140,6 +149,24 @@ def test_unary_keeps_int_dtype():
         y = getattr(nd, name)(x)
         assert y.dtype == np.int32, name
         assert y.asnumpy().tolist() == ref, name
+
+
+def test_hard_sigmoid():
+    x = np.array([-4.0, -1.0, 0.2, 1.0, 3.5])
+    ref = np.clip(0.3 * x + 0.4, 0, 1)
+    assert_almost_equal(nd.hard_sigmoid(nd.array(x, dtype="float64"), alpha=0.3, beta=0.4), ref)
+    assert_almost_equal(nd.hard_sigmoid(nd.array([-5.0, 0.0, 5.0])), [0, 0.5, 1])  # MXNet defaults
+    check_numeric_gradient(lambda a: nd.hard_sigmoid(a, alpha=0.3, beta=0.4), [x])
+
+
+def test_stop_gradient_blocks_gradient():
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = nd.stop_gradient(x) * x + nd.BlockGrad(x)
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [1, 2]
+    assert nd.stop_gradient(x).asnumpy().tolist() == [1, 2]
 
 
 def test_relu_grad_uses_mask():
@@ -263,7 +290,10 @@ def test_add_n_shape_error():
 
 
 # ---- codegen templates -------------------------------------------------------------------
-EXPR_CASES = [(name, (_sample(name, (4,), seed=9),), {}) for name in UNARY if name != "erfinv"] + [
+EXPR_CASES = [(name, (_sample(name, (4,), seed=9),), {}) for name in UNARY
+              if name not in ("erfinv", "digamma")] + [
+    ("hard_sigmoid", (np.array([-4.0, 0.3, 4.0]),), {"alpha": 0.2, "beta": 0.5}),
+    ("stop_gradient", (np.array([-4.0, 0.3]),), {}),
     ("clip", (np.array([-2.0, 0.3, 1.7]),), {"a_min": -0.5, "a_max": 1.0}),
     ("where", (np.array([1.0, 0.0, 2.0]), np.array([1.0, 2, 3]), np.array([-1.0, -2, -3])), {}),
     ("smooth_l1", (np.array([-2.0, 0.1, 0.9]),), {"scalar": 1.5}),

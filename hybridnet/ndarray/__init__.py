@@ -32,7 +32,7 @@ _ALIASES = {
     "flip": "reverse",
     "ElementWiseSum": "add_n", "broadcast_hypot": "hypot",
     "broadcast_logical_and": "logical_and", "broadcast_logical_or": "logical_or",
-    "broadcast_logical_xor": "logical_xor",
+    "broadcast_logical_xor": "logical_xor", "BlockGrad": "stop_gradient",
 }
 for _alias, _target in _ALIASES.items():
     if _target in _ns and _alias not in globals():

@@ -131,3 +131,43 @@ unary("erfinv", special.erfinv, "special.erfinv({0})",
       doc="Inverse error function (elementwise), defined on (-1, 1).")
 unary("logical_not", lambda x: x == 0, "(1.0 if {0} == 0 else 0.0)", None,
       doc="1 where ``data`` is 0, else 0, in the input dtype (not differentiable).")
+unary("log_sigmoid", lambda x: -np.logaddexp(0, -x),
+      "(min({0}, 0.0) - np.log1p(np.exp(-abs({0}))))",
+      lambda g, x, y: g * call("sigmoid", -x),
+      doc="``log(sigmoid(data))``, computed without overflow.")
+unary("mish", lambda x: x * np.tanh(np.logaddexp(0, x)),
+      "({0} * np.tanh(max({0}, 0.0) + np.log1p(np.exp(-abs({0})))))",
+      lambda g, x, y: g * _mish_grad(x),
+      doc="Mish activation ``data * tanh(softrelu(data))``.")
+
+
+def _mish_grad(x):
+    t = call("tanh", call("softrelu", x))
+    return t + x * (1.0 - t * t) * call("sigmoid", x)
+
+
+def _hard_sigmoid(data, alpha=0.2, beta=0.5):
+    """``clip(alpha * data + beta, 0, 1)`` (MXNet ``hard_sigmoid``); gradient ``alpha`` inside."""
+    t = data.dtype.type
+    return same_dtype(np.clip(t(alpha) * data + t(beta), 0, 1), data)
+
+
+def _hard_sigmoid_vjp(g, ins, out, alpha=0.2, beta=0.5):
+    z = ins[0] * alpha + beta
+    return (g * ((z > 0) * (z < 1)) * alpha,)
+
+
+register(Op("hard_sigmoid", "elementwise", _hard_sigmoid, _hard_sigmoid_vjp, _unary_rule,
+            expr="min(max({alpha} * {0} + {beta}, 0.0), 1.0)"))
+
+# ---- special functions -------------------------------------------------------------------------
+unary("digamma", special.psi, "special.psi({0})", None,
+      doc="Digamma function ``d/dx log(gamma(x))`` (not differentiable here).")
+unary("gamma", special.gamma, "math.gamma({0})",
+      lambda g, x, y: g * y * call("digamma", x), doc="Gamma function (elementwise).")
+unary("gammaln", special.gammaln, "math.lgamma({0})",
+      lambda g, x, y: g * call("digamma", x), doc="``log(|gamma(data)|)`` (elementwise).")
+
+# ---- gradient blocking -------------------------------------------------------------------------
+unary("stop_gradient", lambda x: x.copy(), "{0}", _zero,
+      doc="Identity in the forward pass; no gradient flows back (MXNet ``BlockGrad``).")
