@@ -5,6 +5,10 @@
 """
 __version__ = "0.1.0"
 
+from . import _threads
+
+_threads.configure()
+
 from . import base  # noqa: F401
 from .base import HybridnetError, MXNetError  # noqa: F401
 from .context import Context, cpu, current_context, gpu, num_gpus  # noqa: F401

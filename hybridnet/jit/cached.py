@@ -83,7 +83,8 @@ class _Entry:
         self.n_args = n_args
         self.n_out = len(graph.outputs) - len(self.aux)
         self.infer = None
-        self.train = None
+        self.train = None      # the most recent training build (for inspection)
+        self.trains = {}       # which inputs need gradients -> _Train
 
     def feeds(self, arrays):
         return ([a._data for a in arrays] + [p._data._data for p in self.params]
@@ -158,15 +159,17 @@ class CachedGraph:
         arrays = [a for a in args if isinstance(a, NDArray)]
         feeds = entry.feeds(arrays)
         inputs = arrays + [p._data for p in entry.params] + list(entry.captured)
-        if STATE.recording and any(x._node is not None or x._var for x in inputs):
-            outs = self._run_train(entry, feeds, inputs)
-        else:
-            if entry.infer is None:
-                entry.infer = self._compile(entry.graph)
-            res = entry.infer(feeds)
-            ctx = arrays[0]._ctx if arrays else None
-            outs = [wrap(r, ctx) for r in res[:entry.n_out]]
-            self._write_aux(entry, res[entry.n_out:])
+        if STATE.recording:
+            wrt = tuple(x._node is not None or x._var for x in inputs)
+            if any(wrt):
+                outs = self._run_train(entry, feeds, inputs, wrt)
+                return outs[0] if entry.single else tuple(outs)
+        if entry.infer is None:
+            entry.infer = self._compile(entry.graph)
+        res = entry.infer(feeds)
+        ctx = arrays[0]._ctx if arrays else None
+        outs = [wrap(r, ctx) for r in res[:entry.n_out]]
+        self._write_aux(entry, res[entry.n_out:])
         return outs[0] if entry.single else tuple(outs)
 
     def _graph_break(self, err, sig, args):
@@ -185,10 +188,11 @@ class CachedGraph:
         for p, v in zip(entry.aux, values):
             p._data._data[...] = v
 
-    def _run_train(self, entry, feeds, inputs):
-        if entry.train is None:
-            entry.train = self._build_train(entry, inputs)
-        tr = entry.train
+    def _run_train(self, entry, feeds, inputs, wrt):
+        tr = entry.trains.get(wrt)
+        if tr is None:
+            tr = entry.trains[wrt] = self._build_train(entry, wrt)
+            entry.train = tr
         res = tr.fwd_exec(feeds)
         n_out, n_aux = entry.n_out, len(entry.aux)
         outs_np = res[:n_out]
@@ -196,13 +200,12 @@ class CachedGraph:
         saved = res[n_out + n_aux:]
         ctx = inputs[0]._ctx if inputs else None
         outs = tuple(wrap(r, ctx) for r in outs_np)
-        bw = _BackwardRunner(tr, feeds, saved, [x.shape for x in inputs])
+        bw = _BackwardRunner(tr, feeds, saved, wrt)
         _record(None, inputs, {}, outs, custom=bw)
         return list(outs)
 
-    def _build_train(self, entry, inputs):
+    def _build_train(self, entry, wrt):
         g = entry.graph
-        wrt = [True] * len(g.inputs)
         bwd = build_backward(g, entry.n_out, wrt)
         # Forward for training also returns the residuals the backward reads.
         input_ids = {id(v): i for i, v in enumerate(g.inputs)}
@@ -220,12 +223,12 @@ class CachedGraph:
 class _BackwardRunner:
     """The tape's view of a hybridized call: runs the compiled backward graph."""
 
-    def __init__(self, train, feeds, saved, shapes):
-        self.train, self.feeds, self.saved, self.shapes = train, feeds, saved, shapes
+    def __init__(self, train, feeds, saved, wrt):
+        self.train, self.feeds, self.saved, self.wrt = train, feeds, saved, wrt
 
     def _backward_from_tape(self, gs):
         tr = self.train
         res = [self.feeds[i] if kind == "feed" else self.saved[i] for kind, i in tr.sources]
         heads = [g._data for g in gs]
-        grads = tr.bwd_exec(heads + res)
-        return [wrap(g) for g in grads]
+        grads = iter(tr.bwd_exec(heads + res))
+        return [wrap(next(grads)) if w else None for w in self.wrt]

@@ -40,3 +40,17 @@ def norm_axis(axis):
     if isinstance(axis, (list, tuple)):
         return tuple(int(a) for a in axis) if len(axis) else None
     return int(axis)
+
+
+class _LazySpecial:
+    """``scipy.special`` imported on first call (importing it costs ~0.4 s)."""
+
+    def __getattr__(self, name):
+        def fn(*args, **kwargs):
+            from scipy import special as _special
+            return getattr(_special, name)(*args, **kwargs)
+        fn.__name__ = name
+        return fn
+
+
+special = _LazySpecial()

@@ -8,11 +8,10 @@ generator, so ``hybridnet.random.seed`` reproduces it; a random op so a traced
 graph draws a fresh mask per run) and applies it with ``_dropout_apply``.
 """
 import numpy as np
-from scipy import special
 
 from .. import random as _random
 from ..base import HybridnetValueError, ShapeError
-from ._util import call, elementwise_rule, same_dtype, unbroadcast
+from ._util import call, elementwise_rule, same_dtype, special, unbroadcast
 from .nn_common import channel_shape, check_kwargs, check_nd, finish, is_training
 from .registry import OPS, Op, frontend, register
 

@@ -6,9 +6,8 @@ recomputing from ``x`` (exp, sigmoid, tanh, sqrt ...). Piecewise-constant ops
 (floor, sign, round ...) have a zero gradient, like MXNet.
 """
 import numpy as np
-from scipy import special
 
-from ._util import call, same_dtype
+from ._util import call, same_dtype, special
 from .registry import Op, register
 
 _LN2 = float(np.log(2.0))
