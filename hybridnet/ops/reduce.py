@@ -55,13 +55,17 @@ def _count(shape, axes):
     return int(np.prod(shape if axes is None else [shape[a] for a in axes]))
 
 
-def _reduction(name, np_fn, vjp_fn, doc, float_acc=False):
-    """Register reduction ``name(data, axis=None, keepdims=False, exclude=False)``."""
+def _reduction(name, np_fn, vjp_fn, doc, own_dtype=True):
+    """Register reduction ``name(data, axis=None, keepdims=False, exclude=False)``.
+
+    ``own_dtype``: pass ``dtype=data.dtype`` to NumPy so int32 sums stay int32
+    (NumPy would widen them to int64); mean/max/min keep the dtype by themselves.
+    """
     def forward(data, axis=None, keepdims=False, exclude=False):
         axes = reduce_axes(name, data.shape, axis, exclude)
         if axes == ():
             return data.copy()
-        kw = {"dtype": data.dtype} if not float_acc else {}
+        kw = {"dtype": data.dtype} if own_dtype else {}
         return _as_1d(same_dtype(np_fn(data, axis=axes, keepdims=keepdims, **kw), data))
 
     def vjp(g, ins, out, axis=None, keepdims=False, exclude=False):
@@ -132,9 +136,9 @@ def _nanprod_vjp(g, x, out, axes):
 
 
 _reduction("sum", np.sum, _sum_vjp, "Sum of ``data`` over ``axis``.")
-_reduction("mean", np.mean, _mean_vjp, "Mean of ``data`` over ``axis``.", float_acc=True)
-_reduction("max", np.max, _extreme_vjp, "Maximum of ``data`` over ``axis``.", float_acc=True)
-_reduction("min", np.min, _extreme_vjp, "Minimum of ``data`` over ``axis``.", float_acc=True)
+_reduction("mean", np.mean, _mean_vjp, "Mean of ``data`` over ``axis``.", own_dtype=False)
+_reduction("max", np.max, _extreme_vjp, "Maximum of ``data`` over ``axis``.", own_dtype=False)
+_reduction("min", np.min, _extreme_vjp, "Minimum of ``data`` over ``axis``.", own_dtype=False)
 _reduction("prod", np.prod, _prod_vjp, "Product of ``data`` over ``axis``.")
 _reduction("nansum", np.nansum, _nansum_vjp,
            "Sum of ``data`` over ``axis``, treating NaN as 0.")
