@@ -12,7 +12,7 @@ import warnings
 from collections import OrderedDict
 
 from .. import ndarray as nd
-from ..base import DeferredInitError, HybridnetValueError
+from ..base import DeferredInitError, HybridnetValueError, ShapeError
 from .parameter import Parameter, ParameterDict, _known, init_error
 
 __all__ = ["Block", "HybridBlock", "SymbolBlock"]
@@ -286,7 +286,7 @@ class Block:
             if not self._params_ready:
                 self._prepare_params(args)
             out = self.forward(*args, **kwargs)
-        except DeferredInitError as e:
+        except (DeferredInitError, ShapeError) as e:
             self._rename_error(e)
             raise
         if self._forward_hooks:

@@ -48,10 +48,10 @@ def _shape_str(shape):
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def init_error(param, template, name=None):
-    """A DeferredInitError about ``param``; Blocks re-render it with the structural name."""
+def init_error(param, template, name=None, cls=DeferredInitError):
+    """An error about ``param``; Blocks re-render ``template`` with the structural name."""
     name = name or param.name
-    e = DeferredInitError(template.format(name=name, shape=param._shape))
+    e = cls(template.format(name=name, shape=param._shape))
     e.param, e.template = param, template
     return e
 
@@ -133,11 +133,13 @@ class Parameter:
                 self._shape = new_shape
             return
         if len(old) != len(new_shape) or any(o and n and o != n for o, n in zip(old, new_shape)):
-            where = "its loaded/initialized value has" if self._data is not None else "it was declared with"
-            raise ShapeError(
-                f"Parameter '{self.name}': the input implies shape {_shape_str(new_shape)}, but "
-                f"{where} shape {_shape_str(old)} (0 = unknown). Check the layer's "
-                "in_units/in_channels (or the loaded parameter file) against the data you feed it")
+            where = ("its loaded/initialized value has" if self._data is not None
+                     else "it was declared with")
+            raise init_error(
+                self, f"Parameter '{{name}}': the input implies shape {_shape_str(new_shape)}, "
+                f"but {where} shape {_shape_str(old)} (0 = unknown). Check the layer's "
+                "in_units/in_channels (or the loaded parameter file) against the data you feed "
+                "it", cls=ShapeError)
         if self._data is None:
             # Fill unknown dims only; known dims stay as declared.
             self._shape = tuple(o or n for o, n in zip(old, new_shape))
