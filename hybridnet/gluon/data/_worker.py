@@ -1,0 +1,329 @@
+"""Worker processes and threads behind ``DataLoader(num_workers > 0)``.
+
+Design
+------
+* Workers are forked (``fork`` start method where the platform has it, so
+  datasets and transforms need not be picklable) when an epoch's iterator is
+  created, and are joined when it is exhausted, closed or garbage-collected:
+  no process outlives its iterator and none is left a zombie.
+* Each worker has one duplex pipe. The parent hands each batch to the worker
+  with the fewest batches pending and keeps at most ``prefetch`` batches in
+  flight; the batch data itself travels through shared slots (see
+  ``_transport``), so pipe messages stay small and neither side can block the
+  other. The parent reorders results, so batches come out in sampler order.
+* The parent waits on the pipes *and* the workers' process sentinels: a worker
+  that dies (killed, out of memory, crashed in native code) is reported at
+  once instead of hanging until the timeout.
+* An exception in a worker comes back as its type and formatted traceback and
+  is raised in the parent, in batch order, with the original traceback text.
+* Each batch reseeds ``hybridnet.random`` in the worker from a seed derived
+  from the parent's generator state and the epoch, so random transforms differ
+  between workers and epochs yet are reproducible under ``hybridnet.random.seed``.
+* Numba: a process forked after Numba's GNU OpenMP layer started is killed if
+  it runs a parallel kernel itself (plain NumPy work is fine). Workers set
+  ``HYBRIDNET_DATA_WORKER`` so compiled code can tell where it runs, and a dead
+  worker's error names this cause when it applies.
+"""
+import collections
+import concurrent.futures as cf
+import hashlib
+import multiprocessing as mp
+import multiprocessing.connection as mpc
+import os
+import signal
+import sys
+import time
+
+from ... import random as _random
+from ._transport import (DataLoaderError, Packer, describe, get_indices, new_slot, put_indices,
+                         rebuild, unpack)
+
+_POLL = 1.0  # seconds between a worker's checks that its parent is still alive
+
+
+def _context():
+    if "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    return mp.get_context()
+
+
+def _limit_blas_threads():
+    """One BLAS thread per worker: the workers already fill the cores (DESIGN.md section 5)."""
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except Exception:  # optional; never fail a worker over it
+        pass
+
+
+def _worker_loop(fetch, conn, wid, parent_pid, inherited, slots):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for c in inherited:  # the parent's ends of earlier workers' pipes, copied by fork
+        c.close()
+    os.environ["HYBRIDNET_DATA_WORKER"] = str(wid)
+    _limit_blas_threads()
+    while True:
+        try:
+            if not conn.poll(_POLL):
+                if os.getppid() != parent_pid:  # orphaned: the parent died without telling us
+                    return
+                continue
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        idx, spec, seed, s = task
+        try:
+            indices, start = get_indices(slots[s], spec)
+            _random.seed(seed)
+            msg = (idx, s, None, Packer(slots[s], start).pack(fetch(indices)))
+        except BaseException as e:  # noqa: B902 - every failure goes back to the parent
+            msg = (idx, s, describe(e), None)
+        try:
+            conn.send(msg)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            return  # the parent stopped listening (iterator closed)
+        except Exception as e:  # the batch could not be pickled
+            try:
+                conn.send((idx, s, describe(e, "sending the batch to the main process"), None))
+            except Exception:
+                return
+
+
+def _numba_omp_started():
+    nb = sys.modules.get("numba")
+    if nb is None:
+        return False
+    try:
+        return nb.threading_layer() == "omp"
+    except Exception:  # not initialised: no parallel kernel has run
+        return False
+
+
+def _epoch_seed(loader):
+    """A seed for this epoch's workers that does not consume the user's random stream."""
+    loader._epoch += 1
+    state = repr(_random.generator().bit_generator.state).encode()
+    digest = hashlib.sha256(state + b"/%d" % loader._epoch).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+class ProcessIter:
+    """One epoch over a DataLoader using worker processes."""
+
+    def __init__(self, loader):
+        self._done = False
+        self._workers, self._conns, self._slots = [], [], []
+        ctx = _context()
+        n_slots = loader._in_flight()
+        self._slots = [new_slot() for _ in range(n_slots)]
+        self._free = list(range(n_slots))
+        parent = os.getpid()
+        try:
+            for wid in range(loader._num_workers):
+                mine, theirs = ctx.Pipe(duplex=True)
+                p = ctx.Process(target=_worker_loop, name=f"hybridnet-data-{wid}", daemon=True,
+                                args=(loader._fetch, theirs, wid, parent, list(self._conns),
+                                      self._slots))
+                p.start()
+                theirs.close()  # the worker holds the only copy: EOF here when it dies
+                self._workers.append(p)
+                self._conns.append(mine)
+        except BaseException:
+            self.shutdown()
+            raise
+        self._wid = {c: i for i, c in enumerate(self._conns)}
+        self._pending = [0] * len(self._workers)
+        self._timeout = loader._timeout
+        self._seed = _epoch_seed(loader)
+        self._it = iter(loader._batch_sampler)
+        self._sent = self._rcvd = 0
+        self._buffer = {}
+        for _ in range(n_slots):
+            if not self._push():
+                break
+
+    @property
+    def workers(self):
+        """The worker ``multiprocessing.Process`` objects (for inspection and tests)."""
+        return list(self._workers)
+
+    def _push(self):
+        indices = next(self._it, None)
+        if indices is None:
+            return False
+        s = self._free.pop()
+        wid = min(range(len(self._workers)), key=self._pending.__getitem__)
+        seed = (self._seed + self._sent) % (1 << 63)
+        self._conns[wid].send((self._sent, put_indices(self._slots[s], indices), seed, s))
+        self._pending[wid] += 1
+        self._sent += 1
+        return True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        while self._rcvd not in self._buffer:
+            if self._rcvd == self._sent:
+                self.shutdown()
+                raise StopIteration
+            self._wait()
+        err, batch = self._buffer.pop(self._rcvd)
+        idx = self._rcvd
+        self._rcvd += 1
+        if err is not None:
+            self.shutdown()
+            raise rebuild(err, idx)
+        self._push()
+        return batch
+
+    def _wait(self):
+        deadline = time.monotonic() + self._timeout
+        sentinels = {p.sentinel: i for i, p in enumerate(self._workers)}
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.shutdown()
+                raise DataLoaderError(
+                    f"DataLoader: no batch arrived from the {len(self._workers)} worker(s) within "
+                    f"timeout={self._timeout:g} s. The dataset or transform may be too slow "
+                    "(raise `timeout`) or stuck; try num_workers=0 to debug it in this process")
+            ready = mpc.wait(self._conns + list(sentinels), timeout=left)
+            got = False
+            for obj in ready:
+                wid = self._wid.get(obj)
+                if wid is None:
+                    continue
+                try:
+                    idx, s, err, batch = obj.recv()
+                except (EOFError, OSError):
+                    self._died(wid)
+                if err is None:
+                    batch = unpack(batch, self._slots[s])
+                self._free.append(s)  # copied out: the slot can take the next batch
+                self._pending[wid] -= 1
+                self._buffer[idx] = (err, batch)
+                got = True
+            for obj in ready:
+                if obj in sentinels:
+                    self._died(sentinels[obj])
+            if got:
+                return
+
+    def _died(self, wid):
+        p = self._workers[wid]
+        p.join(0.5)
+        code = p.exitcode
+        try:
+            how = (f"killed by signal {signal.Signals(-code).name}" if code is not None
+                   and code < 0 else f"exit code {code}")
+        except ValueError:
+            how = f"killed by signal {-code}"
+        msg = f"DataLoader worker {wid} (pid {p.pid}) exited unexpectedly ({how})."
+        if _numba_omp_started():
+            msg += (" Numba's GNU OpenMP threading layer was started in this process before "
+                    "the workers were forked, and it terminates a forked process that runs a "
+                    "parallel Numba kernel. Set NUMBA_THREADING_LAYER=workqueue (or 'tbb') "
+                    "before importing hybridnet, or use DataLoader(..., thread_pool=True) or "
+                    "num_workers=0.")
+        else:
+            msg += (" It may have run out of memory or crashed in native code; run with "
+                    "num_workers=0 to see the failure in this process.")
+        self.shutdown()
+        raise DataLoaderError(msg)
+
+    def shutdown(self):
+        """Stop and reap the workers (idempotent)."""
+        if self._done:
+            return
+        self._done = True
+        for c in self._conns:
+            try:
+                c.send(None)
+            except Exception:
+                pass
+            c.close()  # a worker blocked on sending a batch now gets EPIPE and exits
+        deadline = time.monotonic() + 1.0
+        for p in self._workers:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in self._workers:
+            if p.is_alive():
+                p.terminate()
+                p.join(1.0)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        for m in self._slots:
+            try:
+                if m is not None:
+                    m.close()
+            except BufferError:  # still viewed somewhere: the GC unmaps it later
+                pass
+
+    close = shutdown
+
+    def __del__(self):
+        try:
+            self.shutdown()
+        except Exception:
+            pass
+
+
+class ThreadIter:
+    """One epoch over a DataLoader using a thread pool (``thread_pool=True``)."""
+
+    def __init__(self, loader):
+        self._done = False
+        self._pool = cf.ThreadPoolExecutor(loader._num_workers,
+                                           thread_name_prefix="hybridnet-data")
+        self._fetch = loader._fetch
+        self._timeout = loader._timeout
+        self._it = iter(loader._batch_sampler)
+        self._pending = collections.deque()
+        for _ in range(loader._in_flight()):
+            if not self._push():
+                break
+
+    def _push(self):
+        indices = next(self._it, None)
+        if indices is None:
+            return False
+        self._pending.append(self._pool.submit(self._fetch, indices))
+        return True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self._pending:
+            self.shutdown()
+            raise StopIteration
+        fut = self._pending.popleft()
+        try:
+            batch = fut.result(timeout=self._timeout)
+        except cf.TimeoutError:
+            self.shutdown()
+            raise DataLoaderError(f"DataLoader: a batch took longer than timeout="
+                                  f"{self._timeout:g} s in the thread pool") from None
+        except BaseException:
+            self.shutdown()
+            raise
+        self._push()
+        return batch
+
+    def shutdown(self):
+        if not self._done:
+            self._done = True
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    close = shutdown
+
+    def __del__(self):
+        try:
+            self.shutdown()
+        except Exception:
+            pass
