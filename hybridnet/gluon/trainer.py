@@ -1,5 +1,8 @@
 """Gluon's Trainer: applies an Optimizer to a set of Parameters after backward."""
 import numbers
+import os
+
+import numpy as np
 
 from .. import autograd
 from ..base import AutogradError, HybridnetValueError
@@ -72,6 +75,7 @@ class Trainer:
         self._init_optimizer(optimizer, optimizer_params)
         self._scale = self._optimizer.rescale_grad
         self._states = {}            # param index -> optimizer state
+        self._fused_cache = {}       # compiled optimizer updates (hybridnet.jit.update)
 
     def _init_optimizer(self, optimizer, optimizer_params):
         from .. import optimizer as opt
@@ -168,8 +172,30 @@ class Trainer:
             for i, w in todo:
                 if i not in self._states:
                     self._states[i] = opt.create_state_multi_precision(i, w)
+            if self._use_fused_update(todo):
+                from ..jit.update import fused_update
+                from ..optimizer.base import flat_state
+                fused_update(self._fused_cache, opt,
+                             [(i, w, w._grad, flat_state(self._states[i])) for i, w in todo])
+                for _, w in todo:
+                    w._fresh_grad = False
+                return
+            for i, w in todo:
                 opt.update_multi_precision(i, w, w._grad, self._states[i])
                 w._fresh_grad = False
+
+    def _use_fused_update(self, todo):
+        """Compile the update when a hybridized backward produced these gradients."""
+        from ..optimizer.base import Optimizer
+        opt = self._optimizer
+        kind = type(opt)
+        if os.environ.get("HYBRIDNET_FUSED_UPDATE", "1") == "0" or kind.rule is Optimizer.rule \
+                or kind.update is not Optimizer.update or kind._step is not Optimizer._step \
+                or kind.update_multi_precision is not Optimizer.update_multi_precision:
+            return False
+        if opt.multi_precision and any(w.dtype == np.float16 for _, w in todo):
+            return False
+        return any(getattr(self._params[i], "_jit_owned", False) for i, _ in todo)
 
     # ---- states -------------------------------------------------------------------------
     def save_states(self, fname):

@@ -205,6 +205,8 @@ class CachedGraph:
         return list(outs)
 
     def _build_train(self, entry, wrt):
+        for p in entry.params:
+            p._jit_owned = True    # the Trainer compiles its update for these
         g = entry.graph
         bwd = build_backward(g, entry.n_out, wrt)
         # Forward for training also returns the residuals the backward reads.

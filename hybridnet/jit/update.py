@@ -1,0 +1,108 @@
+"""The optimizer step, traced and compiled once for all parameters.
+
+Each optimizer writes its math once as ``rule(weight, grad, *states, **hyper)``
+(hybridnet/optimizer/base.py). Here the rules of every parameter of a Trainer
+are traced into ONE graph whose per-step numbers — learning rate (after the
+scheduler, lr_mult and bias correction), weight decay, ``rescale_grad =
+1/batch_size``, momentum — are graph *inputs*, never constants, so a schedule
+or a ragged last batch never recompiles. ``None``/``bool`` hyper-parameters
+(``clip_gradient=None``, ``centered``) shape the graph and are part of its key.
+"""
+import numpy as np
+
+from .._state import STATE
+from ..ndarray.ndarray import wrap
+from .codegen import compile_graph
+from .passes import optimize
+from .runtime import STATS
+from .trace import GraphBreak, trace_function
+
+__all__ = ["FusedUpdate", "fused_update"]
+
+
+def _split_hyper(hp):
+    numeric = sorted(k for k, v in hp.items() if isinstance(v, (int, float, np.number))
+                     and not isinstance(v, bool))
+    structural = tuple(sorted((k, v) for k, v in hp.items() if k not in numeric))
+    return numeric, structural
+
+
+class FusedUpdate:
+    """A compiled update for one optimizer rule over a fixed list of parameter shapes."""
+
+    def __init__(self, rule, layout):
+        self.rule = rule
+        self.layout = layout     # per param: (shape, dtype, n_states, numeric keys, structural)
+        self.compile_count = 0
+        self.exe = None
+        self.eager_reason = None
+
+    def _build(self, arrays):
+        layout, rule = self.layout, self.rule
+
+        def fn(*xs):
+            it = iter(xs)
+            outs = []
+            for shape, dtype, n_states, numeric, structural in layout:
+                w, g = next(it), next(it)
+                states = [next(it) for _ in range(n_states)]
+                hp = dict(structural)
+                for k in numeric:
+                    hp[k] = next(it)
+                res = rule(w, g, *states, **hp)
+                outs.extend(res)
+            return tuple(outs)
+        graph, _, _ = trace_function(fn, [wrap(a) for a in arrays])
+        self.exe = compile_graph(optimize(graph))
+        self.compile_count += 1
+        STATS["compile_count"] += 1
+
+    def __call__(self, items):
+        """``items``: per param ``(weight, grad, states, hyper)``; updates in place."""
+        arrays, targets = [], []
+        for (w, g, states, hp), (_, dtype, _, numeric, _) in zip(items, self.layout):
+            arrays += [w._data, g._data] + [s._data for s in states]
+            arrays += [np.full((1,), hp[k], dtype) for k in numeric]
+            targets += [w] + list(states)
+        if self.exe is None:
+            old = STATE.recording
+            STATE.recording = False
+            try:
+                self._build(arrays)
+            finally:
+                STATE.recording = old
+        outs = self.exe(arrays)
+        for t, o in zip(targets, outs):
+            t._data[...] = o
+
+
+def fused_update(cache, optimizer, items):
+    """Run ``optimizer``'s rule for ``items`` = [(index, weight, grad, states)] compiled.
+
+    ``cache`` is a dict owned by the caller (the Trainer). Returns False (and does
+    nothing) when the rule cannot be traced, so the caller updates eagerly.
+    """
+    rule = type(optimizer).rule
+    hypers, layout = [], []
+    for index, w, g, states in items:
+        optimizer._update_count(index)
+        hp = optimizer.hyper(index)
+        numeric, structural = _split_hyper(hp)
+        hypers.append(hp)
+        layout.append((w.shape, w._data.dtype, len(states), tuple(numeric), structural))
+    key = (type(optimizer), tuple(layout))
+    fu = cache.get(key)
+    if fu is None:
+        fu = cache[key] = FusedUpdate(rule, tuple(layout))
+    if fu.eager_reason is None:
+        try:
+            fu([(w, g, states, hp) for (_, w, g, states), hp in zip(items, hypers)])
+            return True
+        except GraphBreak as e:
+            fu.eager_reason = str(e)
+    # Not traceable: apply the same rule eagerly (counts were already advanced).
+    for (index, w, g, states), hp in zip(items, hypers):
+        outs = rule(w, g, *states, **hp)
+        for t, o in zip([w] + list(states), outs):
+            t._data[...] = o._data
+    return True
