@@ -16,9 +16,11 @@ Design
   once instead of hanging until the timeout.
 * An exception in a worker comes back as its type and formatted traceback and
   is raised in the parent, in batch order, with the original traceback text.
-* Each batch reseeds ``hybridnet.random`` in the worker from a seed derived
-  from the parent's generator state and the epoch, so random transforms differ
-  between workers and epochs yet are reproducible under ``hybridnet.random.seed``.
+* Each batch reseeds ``hybridnet.random`` in the worker from one number the
+  parent draws per epoch plus the batch index, so random transforms differ
+  between batches and epochs yet are reproducible under ``hybridnet.random.seed``
+  whichever worker runs a batch. BLAS threads are pinned by ``hybridnet`` at
+  import (``_threads``) and forked workers inherit that.
 * Numba: a process forked after Numba's GNU OpenMP layer started is killed if
   it runs a parallel kernel itself (plain NumPy work is fine). Workers set
   ``HYBRIDNET_DATA_WORKER`` so compiled code can tell where it runs, and a dead
@@ -26,7 +28,6 @@ Design
 """
 import collections
 import concurrent.futures as cf
-import hashlib
 import multiprocessing as mp
 import multiprocessing.connection as mpc
 import os
@@ -47,21 +48,11 @@ def _context():
     return mp.get_context()
 
 
-def _limit_blas_threads():
-    """One BLAS thread per worker: the workers already fill the cores (DESIGN.md section 5)."""
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except Exception:  # optional; never fail a worker over it
-        pass
-
-
 def _worker_loop(fetch, conn, wid, parent_pid, inherited, slots):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     for c in inherited:  # the parent's ends of earlier workers' pipes, copied by fork
         c.close()
     os.environ["HYBRIDNET_DATA_WORKER"] = str(wid)
-    _limit_blas_threads()
     while True:
         try:
             if not conn.poll(_POLL):
@@ -101,14 +92,6 @@ def _numba_omp_started():
         return False
 
 
-def _epoch_seed(loader):
-    """A seed for this epoch's workers that does not consume the user's random stream."""
-    loader._epoch += 1
-    state = repr(_random.generator().bit_generator.state).encode()
-    digest = hashlib.sha256(state + b"/%d" % loader._epoch).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
 class ProcessIter:
     """One epoch over a DataLoader using worker processes."""
 
@@ -136,23 +119,29 @@ class ProcessIter:
         self._wid = {c: i for i, c in enumerate(self._conns)}
         self._pending = [0] * len(self._workers)
         self._timeout = loader._timeout
-        self._seed = _epoch_seed(loader)
         self._it = iter(loader._batch_sampler)
         self._sent = self._rcvd = 0
         self._buffer = {}
-        for _ in range(n_slots):
-            if not self._push():
-                break
+        # Take the first batch before drawing the workers' seed so a shuffling sampler
+        # draws its permutation first: the order then matches num_workers=0 exactly.
+        first = next(self._it, None)
+        self._seed = int(_random.generator().integers(1 << 62))
+        if first is not None:
+            self._push(first)
+            for _ in range(n_slots - 1):
+                if not self._push():
+                    break
 
     @property
     def workers(self):
         """The worker ``multiprocessing.Process`` objects (for inspection and tests)."""
         return list(self._workers)
 
-    def _push(self):
-        indices = next(self._it, None)
+    def _push(self, indices=None):
         if indices is None:
-            return False
+            indices = next(self._it, None)
+            if indices is None:
+                return False
         s = self._free.pop()
         wid = min(range(len(self._workers)), key=self._pending.__getitem__)
         seed = (self._seed + self._sent) % (1 << 63)

@@ -84,7 +84,6 @@ class DataLoader:
         self._timeout = float(timeout)
         self._batchify_fn = default_batchify_fn if batchify_fn in (
             None, default_mp_batchify_fn) else batchify_fn
-        self._epoch = 0
 
     def _in_flight(self):
         return max(1, self._prefetch)
