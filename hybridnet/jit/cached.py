@@ -136,9 +136,11 @@ class CachedGraph:
         graph.renumber()
         return _Entry(graph, tracer, single, len(arrays))
 
-    def _compile(self, graph):
-        self.compile_count += 1
-        STATS["compile_count"] += 1
+    def _compile(self, graph, count=True):
+        """Optimize and compile; a training graph's forward+backward pair counts once."""
+        if count:
+            self.compile_count += 1
+            STATS["compile_count"] += 1
         from .codegen import compile_graph
         return compile_graph(optimize(graph))
 
@@ -215,7 +217,7 @@ class CachedGraph:
         fwd = type(g)(list(g.inputs), list(g.nodes), list(g.outputs) + saved_from_graph,
                       dict(g.constants))
         fwd_exec = self._compile(fwd)
-        bwd_exec = self._compile(bwd.graph)
+        bwd_exec = self._compile(bwd.graph, count=False)
         tr = _Train(fwd_exec, bwd, bwd_exec, len(g.inputs))
         tr.sources = [("feed", input_ids[id(v)]) if id(v) in input_ids else
                       ("saved", saved_from_graph.index(v)) for v in bwd.residuals]
