@@ -369,3 +369,27 @@ def test_errors():
         mx.optimizer.SGD(param_idx2name=[1])
     with pytest.raises(HybridnetValueError, match="expected an Optimizer subclass"):
         mx.optimizer.register(int)
+
+
+def test_updater_states_roundtrip():
+    opt = mx.optimizer.RMSProp(learning_rate=0.1, centered=True)
+    upd = mx.optimizer.get_updater(opt)
+    w0, w1, w2 = nd.array([1.0, 2.0]), nd.array([[3.0]]), nd.array([4.0])
+    upd(0, nd.array([0.5, -0.5]), w0)
+    upd("b", nd.array([[1.0]]), w1)
+    upd2 = mx.optimizer.get_updater(mx.optimizer.SGD())
+    upd2(0, nd.array([1.0]), w2)                         # a None state
+    for u in (upd, upd2):
+        fresh = mx.optimizer.get_updater(u.optimizer)
+        fresh.set_states(u.get_states())
+        assert fresh.states.keys() == u.states.keys()
+        for k in u.states:
+            a, b = flat_state(u.states[k]), flat_state(fresh.states[k])
+            assert type(u.states[k]) is type(fresh.states[k]) and len(a) == len(b)
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x.asnumpy(), y.asnumpy())
+    fresh(0, nd.array([1.0]), w2)                        # usable after loading
+    with pytest.raises(HybridnetValueError, match="dump_optimizer=True is not supported"):
+        upd.get_states(dump_optimizer=True)
+    with pytest.raises(mx.base.HybridnetIOError, match="not a valid hybridnet array file"):
+        upd.set_states(b"garbage")

@@ -21,6 +21,7 @@ traced values (the JIT fuses and compiles it). ``hyper`` comes from
 (state,), a tuple -> the tuple. ``update()`` runs the rule and writes the
 results into ``weight`` and the states in place.
 """
+import json
 import math
 import warnings
 
@@ -393,6 +394,58 @@ class Updater:
         if isinstance(state, (tuple, list)):
             return type(state)(self.sync_state_context(s, context) for s in state)
         return state
+
+    def get_states(self, dump_optimizer=False):
+        """The states as bytes (hybridnet's array format, never pickle).
+
+        Each state is stored under the key ``json([index, kind, k])`` with kind
+        ``none`` / ``nd`` / ``tuple``; indices must be ints or strings.
+        """
+        if dump_optimizer:
+            raise HybridnetValueError("Updater.get_states: dump_optimizer=True is not supported "
+                                      "(optimizers are not pickled); save the optimizer's "
+                                      "settings yourself and pass dump_optimizer=False")
+        from ..ndarray.io import encode_arrays
+        from ..ndarray.ndarray import wrap
+        out = {}
+        for index, state in self.states.items():
+            if not isinstance(index, (int, str)):
+                raise HybridnetValueError(f"Updater.get_states: index {index!r} must be an int "
+                                          "or a str")
+            if state is None:
+                out[json.dumps([index, "none", 0])] = wrap(np.zeros(0, np.float32))
+            elif isinstance(state, NDArray):
+                out[json.dumps([index, "nd", 0])] = state
+            else:
+                for k, s in enumerate(state):
+                    out[json.dumps([index, "tuple", k])] = s
+        return encode_arrays(out)
+
+    def set_states(self, states):
+        """Restore states from ``get_states()`` bytes."""
+        from ..ndarray.io import decode_arrays
+        from ..ndarray.ndarray import wrap
+        arrays = decode_arrays(states, "optimizer states")
+        if not isinstance(arrays, dict):
+            raise HybridnetValueError("Updater.set_states: the bytes do not hold optimizer "
+                                      "states (expected a dict of arrays from get_states())")
+        restored, parts = {}, {}
+        for key, arr in arrays.items():
+            try:
+                index, kind, k = json.loads(key)
+            except (ValueError, TypeError):
+                raise HybridnetValueError(f"Updater.set_states: unexpected entry {key!r}; the "
+                                          "bytes were not written by Updater.get_states") from None
+            if kind == "none":
+                restored[index] = None
+            elif kind == "nd":
+                restored[index] = wrap(arr)
+            else:
+                parts.setdefault(index, {})[k] = wrap(arr)
+        for index, d in parts.items():
+            restored[index] = tuple(d[k] for k in sorted(d))
+        self.states = restored
+        self.states_synced = dict.fromkeys(restored, False)
 
 
 def get_updater(optimizer):
