@@ -383,3 +383,15 @@ def test_function_backward_must_return_one_gradient_per_input():
         y = Bad()(a, b)
     with pytest.raises(AutogradError, match=r"Bad\.backward returned 1 gradients for 2 inputs"):
         y.backward()
+
+
+def test_comparisons_are_not_recorded_and_masks_are_constants():
+    xv = np.array([-1.0, 0.5, 2.0])
+    x = _var(xv)
+    with autograd.record():
+        mask = x > 0
+        y = (x * mask * 3 + (x >= 1)).sum()
+    with pytest.raises(AutogradError, match="not computed under autograd.record"):
+        mask.backward()
+    y.backward()
+    assert_almost_equal(x.grad, 3 * (xv > 0))

@@ -19,6 +19,7 @@ __all__ = ["NDArray", "invoke", "wrap", "as_ndarray"]
 _CPU = cpu()
 _ndarray = np.ndarray
 _EMPTY = {}
+_new = object.__new__
 
 
 def wrap(data, ctx=None):
@@ -42,7 +43,9 @@ def invoke(op, inputs, attrs=_EMPTY):
     if st.tracer is not None:
         return st.tracer.invoke(op, inputs, attrs)
     try:
-        res = op.forward(*[x._data for x in inputs], **attrs)
+        # most calls have no attrs: skip the ** unpacking (part of the ~1 us per-op budget)
+        res = (op.forward(*[x._data for x in inputs], **attrs) if attrs
+               else op.forward(*[x._data for x in inputs]))
     except HybridnetError:
         raise
     except (ValueError, IndexError, TypeError) as e:
@@ -67,9 +70,9 @@ def invoke(op, inputs, attrs=_EMPTY):
 
 
 def _record(op, inputs, attrs, outs, custom=None):
-    node = TapeNode(op, attrs, tuple(x._data for x in inputs),
-                    tuple(parent_of(x) for x in inputs),
-                    tuple(o._data for o in outs), custom)
+    node = TapeNode(op, attrs, tuple([x._data for x in inputs]),   # lists: faster than genexprs
+                    tuple([parent_of(x) for x in inputs]),
+                    tuple([o._data for o in outs]), custom)
     for i, o in enumerate(outs):
         o._node = node
         o._oidx = i
@@ -86,13 +89,74 @@ def as_ndarray(x, dtype=None, ctx=None):
     return wrap(np.array(x, dtype=dt), ctx)
 
 
+def _invoke2(op, a, b):
+    """``invoke(op, (a, b))`` for a one-output op without attrs: the operators' fast path.
+
+    Same semantics as ``invoke``, with the per-call allocations (lists, tuples,
+    ``**attrs``, helper calls) written out, since ``a + b`` on tiny arrays is
+    dominated by this Python overhead.
+    """
+    st = STATE
+    if st.tracer is not None:
+        return st.tracer.invoke(op, (a, b), _EMPTY)
+    ad, bd = a._data, b._data
+    try:
+        res = op.forward(ad, bd)
+    except HybridnetError:
+        raise
+    except (ValueError, IndexError, TypeError) as e:
+        raise op.error([ad, bd], _EMPTY, e) from None
+    if type(res) is not _ndarray:
+        res = np.asarray(res)
+    o = _new(NDArray)
+    o._data = res
+    o._ctx = a._ctx
+    o._grad = None
+    o._grad_req = "null"
+    o._node = None
+    o._oidx = 0
+    o._var = False
+    if st.recording and op.differentiable and (a._node is not None or a._var
+                                               or b._node is not None or b._var):
+        o._node = TapeNode(op, _EMPTY, (ad, bd), (parent_of(a), parent_of(b)), (res,))
+    return o
+
+
+def _invoke1(op, a, attrs):
+    """``invoke(op, (a,), attrs)`` for a one-output op (the scalar operators' fast path)."""
+    st = STATE
+    if st.tracer is not None:
+        return st.tracer.invoke(op, (a,), attrs)
+    ad = a._data
+    try:
+        res = op.forward(ad, **attrs)
+    except HybridnetError:
+        raise
+    except (ValueError, IndexError, TypeError) as e:
+        raise op.error([ad], attrs, e) from None
+    if type(res) is not _ndarray:
+        res = np.asarray(res)
+    o = _new(NDArray)
+    o._data = res
+    o._ctx = a._ctx
+    o._grad = None
+    o._grad_req = "null"
+    o._node = None
+    o._oidx = 0
+    o._var = False
+    if st.recording and op.differentiable and (a._node is not None or a._var):
+        o._node = TapeNode(op, attrs, (ad,), (parent_of(a),), (res,))
+    return o
+
+
 def _binary(op, sop, lhs, rhs, reverse=False):
     """Dispatch ``lhs <op> rhs`` where ``rhs`` may be an NDArray, NumPy array or number."""
+    if type(rhs) is NDArray:
+        return _invoke2(op, rhs, lhs) if reverse else _invoke2(op, lhs, rhs)
     if isinstance(rhs, NDArray):
         return invoke(op, (rhs, lhs) if reverse else (lhs, rhs))
     if isinstance(rhs, (int, float, bool, np.number, np.bool_)):
-        return invoke(sop, (lhs,), {"scalar": float(rhs) if not isinstance(rhs, bool)
-                                    else float(rhs), "reverse": reverse})
+        return _invoke1(sop, lhs, {"scalar": float(rhs), "reverse": reverse})
     if isinstance(rhs, (np.ndarray, list, tuple)):
         rhs = wrap(np.asarray(rhs, dtype=lhs.dtype), lhs._ctx)
         return invoke(op, (rhs, lhs) if reverse else (lhs, rhs))

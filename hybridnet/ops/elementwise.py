@@ -58,12 +58,19 @@ def _binary(name, fn, expr, vjp_l=None, vjp_r=None, comparison=False, vjp_s=None
     """
     def forward(lhs, rhs):
         r = fn(lhs, rhs)
-        dt = lhs.dtype if lhs.dtype == rhs.dtype else result_dtype(lhs.dtype, rhs.dtype)
+        dt = lhs.dtype
+        if dt is rhs.dtype and r.dtype is dt:   # the common case, checked cheaply
+            return r
+        dt = dt if dt == rhs.dtype else result_dtype(dt, rhs.dtype)
         return r if r.dtype == dt else r.astype(dt)
 
     def forward_s(data, scalar=0.0, reverse=False):
-        s = data.dtype.type(scalar)
-        return same_dtype(fn(s, data) if reverse else fn(data, s), data)
+        dt = data.dtype
+        # A Python float is already cast to a float array's dtype (NumPy 2 weak scalars);
+        # skip building a NumPy scalar there, it costs as much as the tiny op itself.
+        s = scalar if dt.kind == "f" else dt.type(scalar)
+        r = fn(s, data) if reverse else fn(data, s)
+        return r if r.dtype is dt else same_dtype(r, data)
 
     if comparison:
         vjp = vjp_scalar = None
