@@ -451,3 +451,45 @@ def test_deduplicated_shared_parameters_round_trip(tmp_path):
     q.load_parameters(f)
     np.testing.assert_array_equal(q.y.weight.data().asnumpy(), p.x.weight.data().asnumpy())
     assert a.weight is not q.x.weight
+
+
+def test_registration_and_sharing_errors():
+    seq = nn.Sequential()
+    with pytest.raises(HybridnetError, match="register_child: expected a Block, got int"):
+        seq.register_child(3)
+    net = Net()
+    with pytest.raises(HybridnetError, match="share_parameters: expected a dict"):
+        net.share_parameters([net.out.weight])
+    with pytest.warns(UserWarning, match="has no parameter 'nowhere.weight'"):
+        net.share_parameters({"nowhere.weight": gluon.Parameter("weight")})
+    with pytest.raises(ShapeError, match="implies shape"):
+        nn.Dense(3, in_units=6, params=nn.Dense(4, in_units=6).collect_params())
+
+
+def test_infer_shape_that_leaves_dims_unknown_is_an_error():
+    class Lazy(Affine):
+        def infer_shape(self, x):
+            pass
+
+    net = nn.Sequential()
+    net.add(Lazy(2))
+    net.initialize()
+    with pytest.raises(DeferredInitError, match=r"Parameter '0\.weight': cannot initialize with "
+                                                r"unknown shape \(2, 0\)"):
+        net(_x())
+
+
+def test_bad_dtype_source(tmp_path):
+    net = _trained_net()
+    f = str(tmp_path / "n.params")
+    net.save_parameters(f)
+    with pytest.raises(HybridnetError, match="dtype_source must be 'current' or 'saved'"):
+        Net().load_parameters(f, dtype_source="file")
+
+
+def test_abstract_forward_errors():
+    with pytest.raises(NotImplementedError, match="must implement forward"):
+        gluon.Block()(nd.ones(1))
+    with pytest.raises(NotImplementedError, match=r"forward\(self, x, \.\.\.\) or Gluon 1\.x "
+                                                  r"hybrid_forward"):
+        gluon.HybridBlock()(nd.ones(1))

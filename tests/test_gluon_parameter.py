@@ -214,3 +214,18 @@ def test_list_ctx_and_reset_ctx():
     assert p.list_ctx() == [mx.cpu(0)]
     p.reset_ctx(mx.cpu(1))
     assert p.list_ctx() == [mx.cpu(1)] and p.data().context == mx.cpu(1)
+
+
+def test_get_constant():
+    pd = ParameterDict()
+    c = pd.get_constant("c", nd.array([1.0, 2.0]))
+    assert pd.get_constant("c") is c and c.grad_req == "null"
+    with pytest.raises(HybridnetError, match="no constant 'd' yet; pass its value"):
+        pd.get_constant("d")
+
+
+def test_initialize_by_name_and_verbose(capsys):
+    pd = _pdict()
+    pd.initialize("zeros", verbose=True)
+    assert not pd["0.weight"].data().asnumpy().any()
+    assert "Initialized 0.weight" in capsys.readouterr().out

@@ -86,9 +86,10 @@ class ParameterDict(OrderedDict):
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         """Initialize every parameter (see ``Parameter.initialize``); ``init`` defaults to
         ``init.Uniform()`` for weights, with biases 0, gamma 1, beta 0."""
-        if init is None:
-            from ..initializer import Uniform
-            init = Uniform()
+        from .. import initializer
+        init = initializer.Uniform() if init is None else initializer.create(init)
+        if verbose:
+            init.set_verbosity(verbose=True)
         for v in self.values():
             v.initialize(None, ctx, init, force_reinit=force_reinit)
 
