@@ -53,10 +53,12 @@ def conv_shapes(op, dshape, wshape, stride, dilate, pad, num_group):
 
 
 def im2col(x, k, stride, dilate, pad, g, limit=None):
-    """Patches of ``x`` as ``(G, N*P, C/G*K)`` (P output positions, K kernel taps).
+    """Patches of ``x`` as ``(G, C/G*K, N*P)`` (K kernel taps, P output positions).
 
-    ``limit`` keeps only the first ``limit[i]`` window positions per spatial dim (a
-    transposed convolution with ``adj``/``target_shape`` may use fewer windows than fit).
+    Channel-major columns: building them reads ``x`` along its rows (fast copy), and
+    the GEMMs take them as is. ``limit`` keeps only the first ``limit[i]`` window
+    positions per spatial dim (a transposed convolution with ``adj``/``target_shape``
+    may use fewer windows than fit).
     """
     n, c = x.shape[:2]
     nsp = len(k)
@@ -69,30 +71,32 @@ def im2col(x, k, stride, dilate, pad, g, limit=None):
         win = win[(slice(None),) * 2 + tuple(slice(0, o) for o in limit)]
     out = win.shape[2:2 + nsp]
     win = win.reshape((n, g, c // g) + win.shape[2:])
-    perm = (1, 0) + tuple(range(3, 3 + nsp)) + (2,) + tuple(range(3 + nsp, 3 + 2 * nsp))
-    cols = win.transpose(perm).reshape(g, n * int(np.prod(out)), -1)
+    # (N, G, Cg, *out, *k) -> (G, Cg, *k, N, *out)
+    perm = (1, 2) + tuple(range(3 + nsp, 3 + 2 * nsp)) + (0,) + tuple(range(3, 3 + nsp))
+    cols = win.transpose(perm).reshape(g, -1, n * int(np.prod(out)))
     return cols, out
 
 
-def _grouped_rows(y, g):
-    """(N, F, *out) -> (G, N*P, F/G): output-space gradients as GEMM rows."""
+def _grouped_cols(y, g):
+    """(N, F, *out) -> (G, F/G, N*P): output-space arrays as GEMM operands."""
     n, f = y.shape[:2]
     p = int(np.prod(y.shape[2:]))
-    return y.reshape(n, g, f // g, p).transpose(1, 0, 3, 2).reshape(g, n * p, f // g)
+    return y.reshape(n, g, f // g, p).transpose(1, 2, 0, 3).reshape(g, f // g, n * p)
+
+
+def _gemm(a, b):
+    """Batched (over groups) matrix product; plain BLAS dot for one group."""
+    if a.shape[0] == 1:
+        return np.dot(a[0], b[0])[None]
+    return np.matmul(a, b)
 
 
 def conv(x, w, stride, dilate, pad, g):
     n, f = x.shape[0], w.shape[0]
     cols, out = im2col(x, w.shape[2:], stride, dilate, pad, g)
-    wm = w.reshape(g, f // g, -1)
-    if g == 1:
-        y = np.dot(cols[0], wm[0].T)[None]
-    else:
-        y = np.matmul(cols, wm.transpose(0, 2, 1))
+    y = _gemm(w.reshape(g, f // g, -1), cols)                   # (G, F/G, N*P)
     nsp = len(out)
-    # (G, N, *out, F/G) -> (N, G, F/G, *out)
-    y = y.reshape((g, n) + out + (f // g,))
-    y = y.transpose((1, 0, 2 + nsp) + tuple(range(2, 2 + nsp)))
+    y = y.reshape((g, f // g, n) + out).transpose((2, 0, 1) + tuple(range(3, 3 + nsp)))
     return np.ascontiguousarray(y).reshape((n, f) + out)
 
 
@@ -101,29 +105,23 @@ def conv_bwd_data(y, w, in_size, stride, dilate, pad, g):
     out = y.shape[2:]
     nsp = len(out)
     cg, k = w.shape[1], w.shape[2:]
-    dcols = np.matmul(_grouped_rows(y, g), w.reshape(g, f // g, -1))   # (G, N*P, Cg*K)
-    dcols = dcols.reshape((g, n) + out + (cg,) + k)
-    # -> (N, G, Cg, *k, *out): one (N, G, Cg, *out) slab per kernel tap
-    dcols = dcols.transpose((1, 0, 2 + nsp) + tuple(range(3 + nsp, 3 + 2 * nsp))
-                            + tuple(range(2, 2 + nsp)))
+    wm = w.reshape(g, f // g, -1).transpose(0, 2, 1)               # (G, Cg*K, F/G)
+    dcols = _gemm(wm, _grouped_cols(y, g)).reshape((g, cg) + tuple(k) + (n,) + tuple(out))
     padded = tuple(s + 2 * p for s, p in zip(in_size, pad))
-    dx = np.zeros((n, g, cg) + padded, y.dtype)
+    dx = np.zeros((g, cg, n) + padded, y.dtype)
     lead = (slice(None),) * 3
     for tap in np.ndindex(*k):
         sl = tuple(slice(t * d, t * d + s * (o - 1) + 1, s)
                    for t, d, s, o in zip(tap, dilate, stride, out))
-        dx[lead + sl] += dcols[lead + tap]
+        dx[lead + sl] += dcols[(slice(None), slice(None)) + tap]
     if any(pad):
         dx = dx[lead + tuple(slice(p, p + s) for p, s in zip(pad, in_size))]
+    dx = dx.transpose((2, 0, 1) + tuple(range(3, 3 + nsp)))       # (N, G, Cg, *in)
     return np.ascontiguousarray(dx).reshape((n, g * cg) + tuple(in_size))
 
 
 def conv_bwd_weight(y, x, k, stride, dilate, pad, g):
     f = y.shape[1]
     cols, _ = im2col(x, k, stride, dilate, pad, g, limit=y.shape[2:])
-    rows = _grouped_rows(y, g)
-    if g == 1:
-        dw = np.dot(rows[0].T, cols[0])[None]
-    else:
-        dw = np.matmul(rows.transpose(0, 2, 1), cols)
+    dw = _gemm(_grouped_cols(y, g), cols.transpose(0, 2, 1))      # (G, F/G, Cg*K)
     return dw.reshape((f, x.shape[1] // g) + tuple(k))

@@ -5,7 +5,6 @@ arg-max of each window, like MXNet) or ``_pool_avg_grad`` (the adjoint of the
 linear avg/sum pooling, whose own VJP is ``_pooling`` again).
 """
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..base import HybridnetValueError, ShapeError
 from ._util import call
@@ -31,14 +30,23 @@ def _geometry(shape, kernel, stride, pad, convention):
     return tuple(out), tuple(extra)
 
 
-def _windows(x, kernel, stride, pad, extra, fill):
-    """View (N, C, *out, *kernel) of ``x`` padded by ``pad`` (+ ``extra`` at the end)."""
-    nsp = len(kernel)
+def _pad(x, pad, extra, fill):
+    """``x`` padded by ``pad`` on both sides and ``extra`` more at the end of each dim."""
     if any(pad) or any(extra):
         x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pad, extra)),
                    constant_values=fill)
-    win = sliding_window_view(x, kernel, axis=tuple(range(2, 2 + nsp)))
-    return win[(slice(None),) * 2 + tuple(slice(None, None, s) for s in stride)], x.shape
+    return x
+
+
+def _taps(kernel, stride, out):
+    """Per kernel tap, the strided slice of the padded input that it reads for every output.
+
+    Pooling runs as one vectorised pass per tap (K passes over output-sized arrays),
+    which is much faster than reducing over a 6-D window view.
+    """
+    for tap in np.ndindex(*kernel):
+        yield (slice(None), slice(None)) + tuple(slice(t, t + s * (o - 1) + 1, s)
+                                                 for t, s, o in zip(tap, stride, out))
 
 
 def _divisor(shape, out, kernel, stride, pad, count_include_pad, dtype):
@@ -73,12 +81,16 @@ def _pooling(data, kernel=(), pool_type="max", stride=(), pad=(), pooling_conven
     """Pool windows of ``kernel`` over the spatial dims of channels-first ``data``."""
     _check(pool_type, pooling_convention)
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
-    axes = tuple(range(-len(kernel), 0))
-    if pool_type == "max":
-        win, _ = _windows(data, kernel, stride, pad, extra, _lowest(data.dtype))
-        return win.max(axis=axes)
-    win, _ = _windows(data, kernel, stride, pad, extra, 0)
-    r = win.sum(axis=axes, dtype=data.dtype)
+    is_max = pool_type == "max"
+    xp = _pad(data, pad, extra, _lowest(data.dtype) if is_max else 0)
+    r = None
+    for sl in _taps(kernel, stride, out):
+        if r is None:
+            r = xp[sl].copy()
+        elif is_max:
+            np.maximum(r, xp[sl], out=r)
+        else:
+            r += xp[sl]
     if pool_type == "avg":
         r /= _divisor(data.shape, out, kernel, stride, pad, count_include_pad, data.dtype)
     return r
@@ -106,16 +118,17 @@ register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule))
 def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention="valid"):
     """Gradient of max pooling: each output's gradient goes to its window's (first) arg-max."""
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
-    win, padded = _windows(data, kernel, stride, pad, extra, _lowest(data.dtype))
-    n, c = data.shape[:2]
-    arg = win.reshape(win.shape[:2 + len(out)] + (-1,)).argmax(axis=-1)
-    taps = np.unravel_index(arg, kernel)
-    grid = np.meshgrid(*[np.arange(o) * s for o, s in zip(out, stride)], indexing="ij")
-    pos = np.ravel_multi_index(tuple(t + gr for t, gr in zip(taps, grid)), padded[2:])
-    size = int(np.prod(padded[2:]))
-    flat = pos.reshape(n * c, -1) + (np.arange(n * c) * size)[:, None]
-    dx = np.bincount(flat.ravel(), weights=grad.ravel(), minlength=n * c * size)
-    dx = dx.astype(grad.dtype).reshape(padded)
+    xp = _pad(data, pad, extra, _lowest(data.dtype))
+    taps = list(_taps(kernel, stride, out))
+    best = xp[taps[0]].copy()
+    arg = np.zeros(best.shape, np.int32)
+    for i, sl in enumerate(taps[1:], 1):
+        v = xp[sl]
+        np.putmask(arg, v > best, i)   # strictly greater: ties keep the first tap (MXNet)
+        np.maximum(best, v, out=best)
+    dx = np.zeros(xp.shape, grad.dtype)
+    for i, sl in enumerate(taps):
+        dx[sl] += grad * (arg == i)    # (faster than ufunc where= on strided views)
     crop = tuple(slice(p, p + s) for p, s in zip(pad, data.shape[2:]))
     return np.ascontiguousarray(dx[(slice(None),) * 2 + crop])
 
@@ -133,12 +146,10 @@ def _pool_avg_grad(grad, in_size=(), kernel=(), pool_type="avg", stride=(), pad=
         grad = grad / _divisor(shape, out, kernel, stride, pad, count_include_pad, grad.dtype)
     padded = tuple(s + 2 * p + e for s, p, e in zip(in_size, pad, extra))
     dx = np.zeros(tuple(grad.shape[:2]) + padded, grad.dtype)
-    lead = (slice(None),) * 2
-    for tap in np.ndindex(*kernel):
-        dx[lead + tuple(slice(t, t + s * (o - 1) + 1, s)
-                        for t, s, o in zip(tap, stride, out))] += grad
-    return np.ascontiguousarray(dx[lead + tuple(slice(p, p + s)
-                                                for p, s in zip(pad, in_size))])
+    for sl in _taps(kernel, stride, out):
+        dx[sl] += grad
+    return np.ascontiguousarray(dx[(slice(None),) * 2 + tuple(slice(p, p + s)
+                                                              for p, s in zip(pad, in_size))])
 
 
 def _pool_avg_grad_vjp(g, ins, out, in_size=(), **attrs):
