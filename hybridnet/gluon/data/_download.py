@@ -90,8 +90,8 @@ def _progress(total, desc):
 def _fetch_once(url, fname, sha1_hash, timeout):
     """Stream ``url`` into a temp file next to ``fname``; verify; rename into place."""
     folder = os.path.dirname(os.path.abspath(fname))
-    os.makedirs(folder, exist_ok=True)
     resp = fetch_url(url, timeout)
+    os.makedirs(folder, exist_ok=True)  # only once a mirror answered
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     h = hashlib.sha1()
     try:
@@ -122,7 +122,7 @@ def _fetch_once(url, fname, sha1_hash, timeout):
         raise
 
 
-def download(urls, fname, sha1_hash=None, retries=3, timeout=15.0, backoff=1.0):
+def download(urls, fname, sha1_hash=None, retries=3, timeout=10.0, backoff=1.0):
     """Download ``fname`` from the first mirror in ``urls`` that works.
 
     Each mirror is tried up to ``retries`` times (network errors, HTTP errors

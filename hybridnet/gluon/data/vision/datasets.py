@@ -26,6 +26,7 @@ class _DownloadedDataset(Dataset):
 
     _name = None  # display name and default folder
     _folder = None
+    _hint = ""
 
     def __init__(self, root, transform, download=True):
         self._root = os.path.expanduser(root if root is not None
@@ -68,7 +69,7 @@ class _DownloadedDataset(Dataset):
         where = ", ".join(urls[:1]) if urls else "the dataset's website"
         raise HybridnetIOError(
             f"{self._name}: missing file(s) {', '.join(missing)} in folder {self._root!r} "
-            f"({reason}). Put these files there (gzipped or not), e.g. from {where}, or pass "
+            f"({reason}). Put these files there{self._hint}, e.g. from {where}, or pass "
             f"root=<folder that holds them>")
 
     def _fetch(self, missing, urls_of, sha1_of, display=None):
@@ -78,7 +79,6 @@ class _DownloadedDataset(Dataset):
             self._missing_error(display, "download=False", urls_of(missing[0]))
         if not _download.downloads_allowed():
             self._missing_error(display, "HYBRIDNET_OFFLINE is set", urls_of(missing[0]))
-        os.makedirs(self._root, exist_ok=True)
         for name in missing:
             try:
                 _download.download(urls_of(name), os.path.join(self._root, name),
@@ -110,6 +110,7 @@ class MNIST(_DownloadedDataset):
     """
 
     _name, _folder, _namespace = "MNIST", "mnist", "mnist"
+    _hint = " (gzipped or not)"
     _files = {
         "train-images-idx3-ubyte.gz": "6c95f4b05d2bf285e1bfb0e7960c31bd3b3f8a7d",
         "train-labels-idx1-ubyte.gz": "2a80914081dc54586dbdf242f9805a6b8d2a15fc",
@@ -179,6 +180,7 @@ class CIFAR10(_DownloadedDataset):
 
     _name, _folder, _namespace = "CIFAR10", "cifar10", "cifar10"
     _subdir = "cifar-10-batches-bin"
+    _hint = " (or in its cifar-10-batches-bin/ subfolder)"
     _archive = ("cifar-10-binary.tar.gz", "fab780a1e191a7eda0f345501ccd62d20f7ed891")
     _mirrors = ("https://www.cs.toronto.edu/~kriz/",)
     _train_files = [("data_batch_1.bin", "aadd24acce27caa71bf4b10992e9e7b2d74c2540"),
@@ -251,6 +253,7 @@ class CIFAR100(CIFAR10):
 
     _name, _folder, _namespace = "CIFAR100", "cifar100", "cifar100"
     _subdir = "cifar-100-binary"
+    _hint = " (or in its cifar-100-binary/ subfolder)"
     _archive = ("cifar-100-binary.tar.gz", "a0bb982c76b83111308126cc779a992fa506b90b")
     _train_files = [("train.bin", "e207cd2e05b73b1393c74c7f5e7bea451d63e08e")]
     _test_files = [("test.bin", "8fb6623e830365ff53cf14adec797474f5478006")]
