@@ -201,7 +201,12 @@ class Trainer:
     def save_states(self, fname):
         """Save optimizer states and counters to ``fname`` (atomic; no pickle).
 
-        See :mod:`hybridnet.gluon._trainer_io` for the file format.
+        Format: ``b"HYBTRv1\\0"``, a u64 header length, a JSON header (optimizer class,
+        number of parameters, the optimizer's and lr_scheduler's scalar attributes such
+        as ``lr`` and ``num_update``, per-index update counts, and the layout of each
+        parameter's state), then an ``nd.save`` payload holding the state arrays. The
+        full description is in :mod:`hybridnet.gluon._trainer_io`. Loading restores
+        the optimizer's scalar attributes too (as MXNet, which pickles the optimizer).
         """
         from ._trainer_io import save_states
         save_states(self, fname)
