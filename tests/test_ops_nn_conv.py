@@ -246,3 +246,40 @@ def test_conv_works_with_mx_alias():
     y = mx.nd.Convolution(data=mx.nd.ones((1, 1, 3, 3)), weight=mx.nd.ones((1, 1, 3, 3)),
                           bias=mx.nd.zeros(1), kernel=(3, 3), num_filter=1, workspace=512)
     assert y.shape == (1, 1, 1, 1) and y.asscalar() == 9.0
+
+
+# ---- random configurations ----------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def conv_configs(draw):
+    nsp = draw(st.integers(1, 2))
+    groups = draw(st.sampled_from([1, 2]))
+    c, f = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(nsp))
+    p = tuple(draw(st.integers(0, 2)) for _ in range(nsp))
+    size = tuple(draw(st.integers(max(1, dd * (kk - 1) + 1 - 2 * pp), 6))
+                 for kk, dd, pp in zip(k, d, p))
+    return (draw(st.integers(1, 2)), c, f, size, k, s, d, p, groups)
+
+
+@settings(max_examples=25, deadline=None)
+@given(conv_configs())
+def test_conv_matches_reference_on_random_configs(cfg):
+    n, c, f, size, k, s, d, p, groups = cfg
+    x, w = rand(n, c, *size), rand(f, c // groups, *k)
+    y = nd.Convolution(nd.array(x, dtype="float64"), nd.array(w, dtype="float64"), kernel=k,
+                       stride=s, dilate=d, pad=p, num_group=groups, no_bias=True)
+    assert_almost_equal(y, ref_conv(x, w, None, s, p, d, groups), rtol=1e-10, atol=1e-10)
+    # deconvolution with the same geometry maps back to the input size (adj fills the rest)
+    adj = tuple((sz + 2 * pp - dd * (kk - 1) - 1) % ss for sz, pp, dd, kk, ss in
+                zip(size, p, d, k, s))
+    wt = rand(f, c // groups, *k)
+    yt = nd.Deconvolution(y, nd.array(wt, dtype="float64"), kernel=k,
+                          stride=s, dilate=d, pad=p, adj=adj, num_group=groups)
+    assert yt.shape == (n, c) + tuple(size)
+    assert_almost_equal(yt, ref_deconv(y.asnumpy(), wt, None, s, p, d, adj, groups), rtol=1e-10,
+                        atol=1e-10)

@@ -142,3 +142,26 @@ def test_reference_has_no_empty_windows():
     for (kernel, stride, pad), full in itertools.product(CASES, [False, True]):
         y = ref_pool(np.zeros((1, 1, 5, 5)), kernel, stride, pad, "max", full, True)
         assert np.isfinite(y).all()
+
+
+from hypothesis import assume, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 2), st.data())
+def test_pool_matches_reference_on_random_configs(nsp, data):
+    k = tuple(data.draw(st.integers(1, 3)) for _ in range(nsp))
+    s = tuple(data.draw(st.integers(1, 3)) for _ in range(nsp))
+    p = tuple(data.draw(st.integers(0, kk - 1)) for kk in k)
+    size = tuple(data.draw(st.integers(max(1, kk - 2 * pp), 6)) for kk, pp in zip(k, p))
+    pool_type = data.draw(st.sampled_from(["max", "avg", "sum"]))
+    full = data.draw(st.booleans())
+    cip = data.draw(st.booleans())
+    x = RNG.standard_normal((2, 2) + size)
+    ref = ref_pool(x, k, s, p, pool_type if pool_type != "max" else "sum", full, cip)
+    # skip windows made only of padding (undefined for max, divide-by-zero for avg)
+    assume(all((o * ss - pp) < n for n, ss, pp, o in
+               zip(size, s, p, [d - 1 for d in ref.shape[2:]])))
+    y = nd.Pooling(nd.array(x, dtype="float64"), kernel=k, stride=s, pad=p, pool_type=pool_type,
+                   pooling_convention="full" if full else "valid", count_include_pad=cip)
+    assert_almost_equal(y, ref_pool(x, k, s, p, pool_type, full, cip), rtol=1e-10, atol=1e-10)
