@@ -19,7 +19,14 @@ traced values (the JIT fuses and compiles it). ``hyper`` comes from
 
 ``states`` is the optimizer state flattened: ``None`` -> (), an NDArray ->
 (state,), a tuple -> the tuple. ``update()`` runs the rule and writes the
-results into ``weight`` and the states in place.
+results into ``weight`` and the states in place. A tracer does the same::
+
+    opt._update_count(i)
+    hp = opt.hyper(i)                          # floats -> graph inputs, None/bool -> static
+    new_w, *new_states = type(opt).rule(w, g, *flat_state(state), **hp)
+
+(``hyper`` is idempotent for a given update count; multi-precision states are
+``(weight32, *states)`` and the rule runs on ``weight32``.)
 """
 import json
 import math
