@@ -61,7 +61,7 @@ def normalize_dtype(dtype, default=np.float32):
         return np.dtype(_DTYPE_ALIASES[dtype])
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         dt = None
     if dt is None or dt not in _ALLOWED:
         raise DTypeError(

@@ -6,7 +6,7 @@ functions, Dropout masks, initializers, RandomSampler and random transforms.
 import numpy as np
 
 from ._state import STATE
-from .base import normalize_dtype
+from .base import ShapeError, normalize_dtype
 from .context import check_device, current_context
 
 __all__ = ["seed", "generator", "uniform", "normal", "randn", "randint", "shuffle",
@@ -47,16 +47,34 @@ def _out(arr, ctx, out=None):
     return res
 
 
+def _sample(fn, draw, params, shape, dtype, ctx, out):
+    """Draw with number parameters, or, like MXNet, once per element of NDArray parameters
+    (then the result has shape ``param.shape + shape``)."""
+    arrays = [p for p in params if hasattr(p, "asnumpy")]
+    if not arrays:
+        a = draw(*params, _shape(shape if out is None else out.shape))
+        return _out(a.astype(normalize_dtype(dtype)), ctx, out)
+    pshape = arrays[0].shape
+    if any(p.shape != pshape for p in arrays):
+        raise ShapeError(f"random.{fn}: NDArray parameters must have one shape, got "
+                         f"{' and '.join(str(p.shape) for p in arrays)}")
+    extra = () if shape is None else _shape(shape)
+    vals = [p.asnumpy().reshape(pshape + (1,) * len(extra)) if hasattr(p, "asnumpy") else p
+            for p in params]
+    a = draw(*vals, pshape + extra if out is None else out.shape)
+    return _out(a.astype(normalize_dtype(dtype)), ctx or arrays[0].context, out)
+
+
 def uniform(low=0.0, high=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
-    """Samples from U[low, high)."""
-    a = _GEN[0].uniform(low, high, _shape(shape if out is None else out.shape))
-    return _out(a.astype(normalize_dtype(dtype)), ctx, out)
+    """Samples from U[low, high); ``low``/``high`` may be numbers or NDArrays (one draw
+    per element, result shape ``low.shape + shape``)."""
+    return _sample("uniform", _GEN[0].uniform, (low, high), shape, dtype, ctx, out)
 
 
 def normal(loc=0.0, scale=1.0, shape=None, dtype=None, ctx=None, out=None, **kwargs):
-    """Samples from N(loc, scale^2)."""
-    a = _GEN[0].normal(loc, scale, _shape(shape if out is None else out.shape))
-    return _out(a.astype(normalize_dtype(dtype)), ctx, out)
+    """Samples from N(loc, scale^2); ``loc``/``scale`` may be numbers or NDArrays (one
+    draw per element, result shape ``loc.shape + shape``)."""
+    return _sample("normal", _GEN[0].normal, (loc, scale), shape, dtype, ctx, out)
 
 
 def randn(*shape, loc=0.0, scale=1.0, dtype=None, ctx=None, **kwargs):

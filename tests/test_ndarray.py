@@ -265,6 +265,19 @@ def test_creation_dtype_and_like():
     np.testing.assert_array_equal(z.asnumpy(), [[0, 0]])
 
 
+def test_creation_out_and_mxnet_keywords():
+    dst = nd.ones((2, 2))
+    view = dst.detach()
+    assert nd.zeros((2, 2), out=dst) is dst and nd.full((2, 2), 3, out=dst) is dst
+    np.testing.assert_array_equal(view.asnumpy(), np.full((2, 2), 3))
+    assert nd.zeros((2,), stype="default").shape == (2,)
+    np.testing.assert_array_equal(nd.arange(0, 4, 2, 1, None).asnumpy(), [0, 2])  # infer_range
+    with pytest.raises(ValueError, match=r"nd.zeros: stype='csr' is not supported"):
+        nd.zeros((2,), stype="csr")
+    with pytest.raises(ValueError, match=r"nd.ones: unexpected arguments \['colour'\]"):
+        nd.ones((2,), colour="red")
+
+
 @pytest.mark.parametrize("make", [lambda: nd.zeros(3, dtype="float128"),
                                   lambda: nd.array([1], dtype="foo"),
                                   lambda: nd.ones(2).astype("complex64"),

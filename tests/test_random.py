@@ -93,3 +93,17 @@ def test_random_on_a_missing_gpu(monkeypatch):
     monkeypatch.setattr(mx.context, "_NUM_GPUS", [0])
     with pytest.raises(DeviceError, match=r"hybridnet.random: gpu\(0\) is not available"):
         nd.random.uniform(shape=2, ctx=mx.gpu(0))
+
+
+def test_ndarray_parameters_draw_per_element():
+    mx.random.seed(5)
+    low, high = nd.array([0.0, 10.0]), nd.array([1.0, 10.5])
+    u = nd.random.uniform(low, high, shape=(1000,))
+    assert u.shape == (2, 1000) and u.dtype == np.float32
+    un = u.asnumpy()
+    assert (un[0] >= 0).all() and (un[0] < 1).all() and (un[1] >= 10).all() and (un[1] < 10.5).all()
+    n = nd.random.normal(nd.array([[-5.0], [5.0]]), nd.array([[0.1], [0.1]]))
+    assert n.shape == (2, 1)
+    np.testing.assert_allclose(n.asnumpy(), [[-5], [5]], atol=0.6)
+    with pytest.raises(ValueError, match=r"random.normal: .*\(2,\) and \(3,\)"):
+        nd.random.normal(nd.zeros(2), nd.ones(3))

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._state import STATE
-from ..base import normalize_dtype
+from ..base import HybridnetValueError, normalize_dtype
 from ..context import check_device, current_context
 from .ndarray import NDArray, wrap
 
@@ -49,24 +49,48 @@ def array(source_array, ctx=None, dtype=None):
     return _made(np.array(src, dtype=dt), ctx)
 
 
+def _extra(fn, kwargs, res):
+    """MXNet's optional ``out=`` (fill an existing array) and ``stype``; refuse the rest."""
+    out = kwargs.pop("out", None)
+    kwargs.pop("name", None)
+    stype = kwargs.pop("stype", None)
+    if stype not in (None, "default"):
+        raise HybridnetValueError(f"nd.{fn}: stype={stype!r} is not supported (sparse "
+                                  "storage); only dense 'default' arrays exist in hybridnet")
+    if kwargs:
+        raise HybridnetValueError(f"nd.{fn}: unexpected arguments {sorted(kwargs)}")
+    if out is None:
+        return res
+    out[:] = res
+    return out
+
+
 def zeros(shape, ctx=None, dtype=None, **kwargs):
-    return _made(np.zeros(_shape(shape), normalize_dtype(dtype)), ctx)
+    """Zeros of ``shape`` (float32 unless ``dtype`` says)."""
+    return _extra("zeros", kwargs, _made(np.zeros(_shape(shape), normalize_dtype(dtype)), ctx))
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
-    return _made(np.ones(_shape(shape), normalize_dtype(dtype)), ctx)
+    """Ones of ``shape`` (float32 unless ``dtype`` says)."""
+    return _extra("ones", kwargs, _made(np.ones(_shape(shape), normalize_dtype(dtype)), ctx))
 
 
 def full(shape, val, ctx=None, dtype=None, **kwargs):
-    return _made(np.full(_shape(shape), val, normalize_dtype(dtype)), ctx)
+    """``shape`` filled with ``val`` (float32 unless ``dtype`` says)."""
+    return _extra("full", kwargs,
+                  _made(np.full(_shape(shape), val, normalize_dtype(dtype)), ctx))
 
 
 def empty(shape, ctx=None, dtype=None):
     return _made(np.zeros(_shape(shape), normalize_dtype(dtype)), ctx)
 
 
-def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None, **kwargs):
-    """Evenly spaced values in [start, stop) (MXNet: float32 by default; ``repeat`` each)."""
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=None,
+           **kwargs):
+    """Evenly spaced values in [start, stop) (MXNet: float32 by default; ``repeat`` each).
+
+    ``infer_range`` is accepted for MXNet's signature and has no effect.
+    """
     a = np.arange(start, stop, step, dtype=normalize_dtype(dtype))
     if repeat > 1:
         a = np.repeat(a, repeat)
