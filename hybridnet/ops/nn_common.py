@@ -66,7 +66,7 @@ def check_spatial(op, shape, min_nd=3, max_nd=5):
     if not min_nd <= len(shape) <= max_nd:
         raise ShapeError(f"{op}: data must have {min_nd}..{max_nd} dims (N, C, spatial...), got "
                          f"shape {tuple(shape)}; add the batch/channel axes (e.g. "
-                         "x.reshape((1, 1) + x.shape)) ")
+                         "x.reshape((1, 1) + x.shape))")
 
 
 def finish(res, out):

@@ -61,6 +61,11 @@ def _divisor(shape, out, kernel, stride, pad, count_include_pad, dtype):
     return div
 
 
+def _is_global(shape, kernel, pad):
+    """One window covering the whole unpadded input: reduce directly instead of per tap."""
+    return tuple(kernel) == tuple(shape[2:]) and not any(pad)
+
+
 def _lowest(dtype):
     """Max-pool padding: the lowest finite value, so a window of only padding (possible in
     'full' mode) gives that value like MXNet, not -inf."""
@@ -82,6 +87,11 @@ def _pooling(data, kernel=(), pool_type="max", stride=(), pad=(), pooling_conven
     _check(pool_type, pooling_convention)
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
     is_max = pool_type == "max"
+    if _is_global(data.shape, kernel, pad):
+        flat = data.reshape(data.shape[:2] + (-1,))
+        r = flat.max(-1) if is_max else flat.sum(-1, dtype=data.dtype)
+        r = r.reshape(data.shape[:2] + (1,) * len(kernel))
+        return r / data.dtype.type(flat.shape[-1]) if pool_type == "avg" else r
     xp = _pad(data, pad, extra, _lowest(data.dtype) if is_max else 0)
     r = None
     for sl in _taps(kernel, stride, out):
@@ -118,6 +128,12 @@ register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule))
 def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention="valid"):
     """Gradient of max pooling: each output's gradient goes to its window's (first) arg-max."""
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
+    if _is_global(data.shape, kernel, pad):
+        flat = data.reshape(data.shape[:2] + (-1,))
+        dx = np.zeros(flat.shape, grad.dtype)
+        np.put_along_axis(dx, flat.argmax(-1)[..., None], grad.reshape(flat.shape[:2] + (1,)),
+                          axis=-1)
+        return dx.reshape(data.shape)
     xp = _pad(data, pad, extra, _lowest(data.dtype))
     taps = list(_taps(kernel, stride, out))
     best = xp[taps[0]].copy()
