@@ -95,6 +95,21 @@ def test_batch_sampler_rollover_carries_remainder():
     assert len(bs) == 2
 
 
+@pytest.mark.parametrize("mode", ["keep", "discard", "rollover"])
+def test_batch_sampler_fast_and_generic_paths_agree(mode):
+    class Plain:  # a user sampler: no index-list shortcut
+        def __iter__(self):
+            return iter(range(11))
+
+        def __len__(self):
+            return 11
+
+    fast, slow = BatchSampler(SequentialSampler(11), 4, mode), BatchSampler(Plain(), 4, mode)
+    for _ in range(3):
+        assert len(fast) == len(slow)
+        assert list(fast) == list(slow)
+
+
 def test_batch_sampler_errors():
     with pytest.raises(HybridnetValueError, match="last_batch must be one of"):
         BatchSampler(SequentialSampler(3), 2, "drop")

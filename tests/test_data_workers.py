@@ -87,6 +87,32 @@ def test_thread_pool_and_prefetch_variants():
     assert _flat(DataLoader(ds, batch_size=3, num_workers=1, prefetch=7)) == ref
 
 
+@pytest.mark.parametrize("slot", ["small", "none"])
+def test_batches_too_big_for_shared_slots_travel_through_the_pipe(monkeypatch, slot):
+    from hybridnet.gluon.data import _transport, _worker
+    if slot == "small":
+        monkeypatch.setattr(_transport, "SLOT_BYTES", 4096)  # indices fit, images do not
+    else:
+        monkeypatch.setattr(_worker, "new_slot", lambda: None)
+    x, y = _data(20)
+    ds = ArrayDataset(x, y).transform_first(_TF)
+    assert _flat(DataLoader(ds, batch_size=6, num_workers=2)) == _flat(DataLoader(ds, 6))
+
+
+class Nested(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        inner = DataLoader(SimpleDataset(list(range(i + 1))), batch_size=2, num_workers=2)
+        return sum(int(b.asnumpy().sum()) for b in inner)
+
+
+def test_loader_inside_a_worker_runs_in_process():
+    out = np.concatenate([b.asnumpy() for b in DataLoader(Nested(), 2, num_workers=2)])
+    assert out.tolist() == [0, 1, 3, 6]
+
+
 def test_custom_batchify_results_cross_the_process_boundary():
     def batchify(samples):
         return {"x": np.stack([s[0] for s in samples]), "n": len(samples),

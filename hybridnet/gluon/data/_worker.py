@@ -100,7 +100,9 @@ class ProcessIter:
         self._workers, self._conns, self._slots = [], [], []
         ctx = _context()
         n_slots = loader._in_flight()
-        self._slots = [new_slot() for _ in range(n_slots)]
+        # Shared anonymous mappings reach the workers only through fork.
+        forked = ctx.get_start_method() == "fork"
+        self._slots = [new_slot() if forked else None for _ in range(n_slots)]
         self._free = list(range(n_slots))
         parent = os.getpid()
         try:

@@ -1,4 +1,6 @@
 """DataLoader: mini-batches from a Dataset, optionally loaded by worker processes."""
+import multiprocessing as mp
+
 from ...base import HybridnetValueError
 from . import sampler as _sampler
 from ._batchify import default_batchify_fn, default_mp_batchify_fn, get_batch
@@ -100,7 +102,9 @@ class DataLoader:
             yield fetch(indices)
 
     def __iter__(self):
-        if self._num_workers == 0:
+        # A daemonic process (e.g. inside another loader's worker) may not start children.
+        if self._num_workers == 0 or (not self._thread_pool
+                                      and mp.current_process().daemon):
             return self._same_process_iter()
         if self._thread_pool:
             return ThreadIter(self)

@@ -37,6 +37,9 @@ class SequentialSampler(Sampler):
     def __iter__(self):
         return iter(range(self._start, self._start + self._length))
 
+    def _index_list(self):
+        return list(range(self._start, self._start + self._length))
+
     def __len__(self):
         return self._length
 
@@ -57,7 +60,10 @@ class RandomSampler(Sampler):
         self._length = int(length)
 
     def __iter__(self):
-        return iter(_random.generator().permutation(self._length).tolist())
+        return iter(self._index_list())
+
+    def _index_list(self):
+        return _random.generator().permutation(self._length).tolist()
 
     def __len__(self):
         return self._length
@@ -126,6 +132,18 @@ class BatchSampler(Sampler):
     def __iter__(self):
         batch, self._prev = self._prev, []
         bs = self._batch_size
+        whole = getattr(self._sampler, "_index_list", None)
+        if whole is not None:  # our samplers: slice the epoch's list instead of appending
+            seq = batch + whole()
+            n = len(seq) - len(seq) % bs
+            for s in range(0, n, bs):
+                yield seq[s:s + bs]
+            batch = seq[n:]
+            if batch and self._last_batch == "keep":
+                yield batch
+            elif batch and self._last_batch == "rollover":
+                self._prev = batch
+            return
         for i in self._sampler:
             batch.append(int(i) if isinstance(i, np.integer) else i)
             if len(batch) == bs:

@@ -155,7 +155,9 @@ class Normalize(Transform):
         c = a.shape[-3]
         m = self._per_channel(self._m, c, "mean").astype(a.dtype)
         s = self._per_channel(self._s, c, "std").astype(a.dtype)
-        return _out((a - m) / s, x)
+        out = np.subtract(a, m)
+        np.divide(out, s, out=out)  # (a - m) / s without a second temporary
+        return _out(out, x)
 
     def _batch_forward(self, batch):
         # samples were (C, H, W): the stacked batch is (N, C, H, W)
