@@ -3,6 +3,7 @@ gradients vs finite differences, deferred init, reprs, errors."""
 import numpy as np
 import pytest
 
+import hybridnet as mx
 from hybridnet import nd
 from hybridnet.base import HybridnetValueError, ShapeError
 from hybridnet.gluon import nn
@@ -11,6 +12,11 @@ from test_gluon_layers_helpers import check_layer_grads, init_layer
 from test_gluon_layers_refs import conv_ref, deconv_ref, pool_ref
 
 rng = np.random.default_rng(1)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    mx.random.seed(0)          # initializers and dropout draw from hybridnet.random
 
 
 def rand(*shape):

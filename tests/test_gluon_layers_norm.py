@@ -13,6 +13,11 @@ from test_gluon_layers_helpers import check_layer_grads, init_layer
 rng = np.random.default_rng(2)
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    mx.random.seed(0)          # initializers and dropout draw from hybridnet.random
+
+
 def rand(*shape, scale=1.0, shift=0.0):
     return rng.standard_normal(shape) * scale + shift
 
