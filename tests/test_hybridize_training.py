@@ -76,7 +76,7 @@ def test_compiled_update_matches_eager_optimizer(optimizer, opt):
     _, e_params, _, _ = _train(_mlp, x, y, False, optimizer, **opt)
     _, h_params, _, trainer = _train(_mlp, x, y, True, optimizer, **opt)
     for k in e_params:
-        np.testing.assert_allclose(e_params[k], h_params[k], rtol=2e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(e_params[k], h_params[k], rtol=1e-4, atol=1e-5, err_msg=k)
     fused = list(trainer._fused_cache.values())
     assert len(fused) == 1 and fused[0].compile_count == 1 and fused[0].eager_reason is None
 

@@ -36,6 +36,9 @@ class FusedUpdate:
         self.compile_count = 0
         self.exe = None
         self.eager_reason = None
+        # One reusable (1,)-array per per-step scalar: filled each step, never reallocated.
+        self.scalars = [[np.zeros((1,), dtype) for _ in numeric]
+                        for _, dtype, _, numeric, _ in layout]
 
     def _build(self, arrays):
         layout, rule = self.layout, self.rule
@@ -53,16 +56,27 @@ class FusedUpdate:
                 outs.extend(res)
             return tuple(outs)
         graph, _, _ = trace_function(fn, [wrap(a) for a in arrays])
-        self.exe = compile_graph(optimize(graph))
+        # New weights/states may be written straight into the old buffers.
+        donate, pos, out = {}, 0, 0
+        for _, _, n_states, numeric, _ in layout:
+            donate[out] = pos                               # weight
+            for k in range(n_states):
+                donate[out + 1 + k] = pos + 2 + k           # states
+            out += 1 + n_states
+            pos += 2 + n_states + len(numeric)
+        self.exe = compile_graph(optimize(graph), donate)
         self.compile_count += 1
         STATS["compile_count"] += 1
 
     def __call__(self, items):
         """``items``: per param ``(weight, grad, states, hyper)``; updates in place."""
         arrays, targets = [], []
-        for (w, g, states, hp), (_, dtype, _, numeric, _) in zip(items, self.layout):
+        for (w, g, states, hp), (_, _, _, numeric, _), bufs in zip(items, self.layout,
+                                                                  self.scalars):
             arrays += [w._data, g._data] + [s._data for s in states]
-            arrays += [np.full((1,), hp[k], dtype) for k in numeric]
+            for k, b in zip(numeric, bufs):
+                b[0] = hp[k]
+            arrays += bufs
             targets += [w] + list(states)
         if self.exe is None:
             old = STATE.recording
@@ -73,7 +87,8 @@ class FusedUpdate:
                 STATE.recording = old
         outs = self.exe(arrays)
         for t, o in zip(targets, outs):
-            t._data[...] = o
+            if o is not t._data:
+                t._data[...] = o
 
 
 def fused_update(cache, optimizer, items):

@@ -67,8 +67,9 @@ def _fix(r, dt):
 class CompiledGraph:
     """Callable ``(feeds) -> outputs`` for a graph; ``kind`` says compiled or interpreter."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, donate=None):
         self.graph = graph
+        self.donate = dict(donate or {})   # output index -> input index it may overwrite
         self.kernels = []
         self.kind = "compiled"
         self.source = ""
@@ -92,6 +93,17 @@ class CompiledGraph:
             for v in n.inputs:
                 consumers.setdefault(id(v), []).append(n)
         graph_outputs = {id(v) for v in g.outputs}
+        # Donated inputs: an output may be written straight into an input's buffer when
+        # that input is read only by the fused kernel producing the output (elementwise,
+        # same shape: each element is read before it is written).
+        donated = {}
+        for oi, ii in self.donate.items():
+            v, x = g.outputs[oi], g.inputs[ii]
+            users = consumers.get(id(x), [])
+            if (len(users) == 1 and users[0].op == "fused_elementwise" and v.shape == x.shape
+                    and v.dtype == x.dtype and v in users[0].outputs
+                    and id(v) not in donated and g.outputs.count(v) == 1):
+                donated[id(v)] = f"v{ii}"
         counter = [len(g.inputs)]
 
         def fresh(v):
@@ -113,7 +125,12 @@ class CompiledGraph:
                     name = fresh(v)
                     reusable = id(v) not in graph_outputs and all(
                         c.op == "fused_elementwise" for c in consumers.get(id(v), []))
-                    if reusable:
+                    if id(v) in donated:
+                        src = donated[id(v)]
+                        env["s_" + name], env["d_" + name] = v.shape, v.dtype
+                        lines.append(f"    {name} = {src} if {src}.flags.c_contiguous else "
+                                     f"np.empty(s_{name}, d_{name})")
+                    elif reusable:
                         env["b_" + name] = np.empty(v.shape, v.dtype)
                         lines.append(f"    {name} = b_{name}")
                     else:
@@ -194,10 +211,13 @@ def _fallback(graph, err):
     return _Interpreted(graph, repr(err))
 
 
-def compile_graph(graph):
-    """Graph (already optimized) -> callable executable."""
+def compile_graph(graph, donate=None):
+    """Graph (already optimized) -> callable executable.
+
+    ``donate`` maps output index -> input index whose buffer the output may reuse
+    (the caller checks ``out is input`` to know whether it happened)."""
     try:
-        return _FirstCallGuard(CompiledGraph(graph))
+        return _FirstCallGuard(CompiledGraph(graph, donate))
     except HybridnetError:
         raise
     except Exception as e:

@@ -1,11 +1,13 @@
-"""Elementwise fusion: runs of elementwise nodes over one iteration shape -> one node.
+"""Elementwise fusion: elementwise nodes over one iteration shape -> one node.
 
-A group is a run of consecutive nodes (in graph order) whose ops are
-elementwise with a renderable ``expr`` and whose outputs all have the group's
-shape; inputs may broadcast. Keeping groups contiguous means no value outside
-the group can depend on one member and feed another, so fusion never creates a
-cycle. The fused node carries its members as a sub-graph (``node.sub``), which
-the interpreter runs as is and the code generator renders as one loop.
+A node joins the group of one of its producers when its output has the group's
+shape (inputs may broadcast) and it does not depend on the group through a
+node outside it (that would make a cycle). Size-1 scalar arithmetic (a learning
+rate times a weight decay ...) joins any consumer's group: it is loop-invariant
+and LLVM hoists it. Afterwards the groups and the remaining nodes are put back
+in a topological order that keeps the original order where it can. The fused
+node carries its members as a sub-graph (``node.sub``), which the interpreter
+runs as is and the code generator renders as one loop.
 """
 import re
 
@@ -13,8 +15,6 @@ from ..ir import Graph, Node
 from ...ops.registry import OPS
 
 __all__ = ["fuse_elementwise", "fusable"]
-
-_ALLOWED_CALL = re.compile(r"\b(np|math)\.\w+|\b(max|min|abs|float)\(")
 
 
 def fusable(n):
@@ -25,37 +25,159 @@ def fusable(n):
     if op is None or op.kind != "elementwise" or op.expr is None or op.random:
         return False
     expr = op.expr if isinstance(op.expr, str) else op.expr[0]
-    if "special." in expr:
+    if "special." in expr or re.search(r"\bscipy\b", expr):
         return False
     if any(v.dtype.kind not in "fiub" for v in list(n.inputs) + n.outputs):
         return False
     return True
 
 
+def _scalar(n):
+    return all(v.size == 1 for v in n.inputs) and n.outputs[0].size == 1
+
+
 def fuse_elementwise(graph, min_size=2):
-    nodes, run = [], []
-
-    def flush():
-        if len(run) >= min_size:
-            nodes.append(_make_group(run, graph))
-        else:
-            nodes.extend(run)
-        run.clear()
+    producer = {}                       # id(value) -> node
     for n in graph.nodes:
-        if fusable(n) and (not run or n.outputs[0].shape == run[0].outputs[0].shape):
-            run.append(n)
-            continue
-        flush()
+        for v in n.outputs:
+            producer[id(v)] = n
+    parent = []                         # union-find over group ids (merged groups)
+    groups = []                         # [shape, [members]]
+    group_raw = {}                      # id(node) -> raw group id
+    deps = {}                           # id(value) -> raw group ids it depends on
+
+    def find(g):
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    def group_of_node(n):
+        g = group_raw.get(id(n)) if n is not None else None
+        return None if g is None else find(g)
+
+    def depends_on(u, g):
+        return any(find(x) == g for x in deps.get(id(u), ()))
+
+    def outside_inputs(gs):
+        for m in (m for g in gs for m in groups[g][1]):
+            for u in m.inputs:
+                if group_of_node(producer.get(id(u))) not in gs:
+                    yield u
+
+    for n in graph.nodes:
+        in_deps = set().union(*[deps.get(id(v), ()) for v in n.inputs]) if n.inputs else set()
+        target = None
         if fusable(n):
-            run.append(n)
+            shape = n.outputs[0].shape
+            cands = []
+            for v in n.inputs:
+                g = group_of_node(producer.get(id(v)))
+                if g is not None and groups[g][0] == shape and g not in cands:
+                    cands.append(g)
+            for g in cands:
+                # Joining g is safe unless an input from outside g already depends on g.
+                if all(group_of_node(producer.get(id(u))) == g or not depends_on(u, g)
+                       for u in n.inputs):
+                    if target is None:
+                        target = g
+                    elif all(not depends_on(u, t) for u in outside_inputs({target, g})
+                             for t in (target, g)):
+                        parent[g] = target               # merge g into target
+                        groups[target][1].extend(groups[g][1])
+                        groups[g][1] = []
+            if target is None:
+                target = len(groups)
+                groups.append([shape, []])
+                parent.append(target)
+            groups[target][1].append(n)
+            group_raw[id(n)] = target
+        own = in_deps | ({target} if target is not None else set())
+        for v in n.outputs:
+            deps[id(v)] = own
+    group_of = {k: find(g) for k, g in group_raw.items()}
+    for members in (g[1] for g in groups):
+        members.sort(key=_position(graph))
+    _inline_scalars(groups, group_of, producer, graph)
+    return _rebuild(graph, groups, group_of, min_size)
+
+
+def _position(graph):
+    pos = {id(n): i for i, n in enumerate(graph.nodes)}
+    return lambda n: pos[id(n)]
+
+
+def _inline_scalars(groups, group_of, producer, graph):
+    """Scalar-only single-node groups feeding exactly one group are absorbed into it."""
+    consumers = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            consumers.setdefault(id(v), []).append(n)
+    for gi, (shape, members) in enumerate(groups):
+        if len(members) != 1 or not _scalar(members[0]) or id(members[0].outputs[0]) in \
+                {id(v) for v in graph.outputs}:
+            continue
+        users = consumers.get(id(members[0].outputs[0]), [])
+        targets = {group_of.get(id(u)) for u in users}
+        if len(targets) != 1 or None in targets:
+            continue
+        (t,) = targets
+        if t == gi or len(groups[t][1]) < 1:
+            continue
+        # Its inputs must not depend on the target group (they are size-1 inputs, usually
+        # graph inputs or other scalars); keep it simple: only graph inputs/constants.
+        if any(id(v) in {id(o) for m in groups[t][1] for o in m.outputs}
+               or producer.get(id(v)) is not None for v in members[0].inputs):
+            continue
+        groups[t][1].insert(0, members[0])
+        group_of[id(members[0])] = t
+        members.clear()
+
+
+def _rebuild(graph, groups, group_of, min_size):
+    outputs_ids = {id(v) for v in graph.outputs}
+    used = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            used.setdefault(id(v), []).append(n)
+    fused_nodes = {}
+    for gi, (shape, members) in enumerate(groups):
+        if len(members) >= min_size:
+            fused_nodes[gi] = _make_group(members, used, outputs_ids, group_of, gi)
         else:
-            nodes.append(n)
-    flush()
-    out = Graph(list(graph.inputs), nodes, list(graph.outputs), dict(graph.constants))
-    return _fix_outputs(out)
+            for m in members:
+                group_of.pop(id(m), None)
+    # Topological order over units (fused nodes or single nodes), stable w.r.t. the original.
+    units, unit_of, seen = [], {}, set()
+    for n in graph.nodes:
+        gi = group_of.get(id(n))
+        unit = fused_nodes[gi] if gi is not None else n
+        if id(unit) not in seen:
+            seen.add(id(unit))
+            units.append(unit)
+        for v in n.outputs:
+            unit_of[id(v)] = unit
+    order, done, visiting = [], set(), set()
+
+    def visit(u):
+        if id(u) in done:
+            return
+        visiting.add(id(u))
+        for v in u.inputs:
+            p = unit_of.get(id(v))
+            if p is not None and p is not u and id(p) not in done:
+                if id(p) in visiting:
+                    raise AssertionError("fusion created a cycle")
+                visit(p)
+        visiting.discard(id(u))
+        done.add(id(u))
+        order.append(u)
+    for u in units:
+        visit(u)
+    return Graph(list(graph.inputs), order, list(graph.outputs), dict(graph.constants))
 
 
-def _make_group(members, graph):
+def _make_group(members, used, outputs_ids, group_of, gi):
     produced = {id(o) for m in members for o in m.outputs}
     ext_inputs, seen = [], set()
     for m in members:
@@ -63,22 +185,9 @@ def _make_group(members, graph):
             if id(v) not in produced and id(v) not in seen:
                 seen.add(id(v))
                 ext_inputs.append(v)
-    sub = Graph(list(ext_inputs), list(members), [], {})
-    node = Node("fused_elementwise", list(ext_inputs), [], {},
+    outs = [m.outputs[0] for m in members
+            if id(m.outputs[0]) in outputs_ids
+            or any(group_of.get(id(u)) != gi for u in used.get(id(m.outputs[0]), []))]
+    sub = Graph(list(ext_inputs), list(members), list(outs), {})
+    return Node("fused_elementwise", list(ext_inputs), list(outs), {},
                 loc=", ".join(sorted({m.loc for m in members if m.loc})), sub=sub)
-    node._members_out = [m.outputs[0] for m in members]
-    return node
-
-
-def _fix_outputs(graph):
-    """Give each fused node the member values that anything outside it reads."""
-    used_outside = {id(v) for v in graph.outputs}
-    for n in graph.nodes:
-        for v in n.inputs:
-            used_outside.add(id(v))
-    for n in graph.nodes:
-        if n.op == "fused_elementwise" and not n.outputs:
-            outs = [v for v in n._members_out if id(v) in used_outside]
-            n.outputs = outs
-            n.sub.outputs = list(outs)
-    return graph
