@@ -150,6 +150,13 @@ class FakeResponse(io.BytesIO):
         self.headers = {"Content-Length": str(len(payload))}
 
 
+class Dropping(FakeResponse):
+    def read(self, n=-1):
+        if self.tell() > 10:
+            raise ConnectionResetError("connection reset by peer")
+        return super().read(11)
+
+
 def test_download_verifies_checksum_retries_and_writes_atomically(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     files = {"train-images-idx3-ubyte.gz": gzip.compress(idx_bytes(
@@ -167,13 +174,15 @@ def test_download_verifies_checksum_retries_and_writes_atomically(tmp_path, monk
             raise urllib.error.HTTPError(url, 503, "busy", {}, None)
         if len(calls) == 2:
             return FakeResponse(files[name][:-3] + b"bad")  # corrupt: checksum fails
+        if len(calls) == 3:
+            return Dropping(files[name])  # connection lost mid-transfer
         return FakeResponse(files[name])
 
     monkeypatch.setattr(_download, "fetch_url", flaky)
     ds = MNIST(root=str(tmp_path / "m"))
     np.testing.assert_array_equal(ds._label, [1, 2, 3])
     assert sorted(os.listdir(tmp_path / "m")) == sorted(files)  # no temp files left
-    assert len(calls) == 4 and "gluon/dataset/mnist/" in calls[0]
+    assert len(calls) == 5 and "gluon/dataset/mnist/" in calls[0]
 
 
 def test_download_that_keeps_failing_checksum_is_an_error(tmp_path, monkeypatch):

@@ -59,6 +59,10 @@ def check_sha1(fname, sha1_hash):
     return h.hexdigest() == sha1_hash
 
 
+class _Unreachable(Exception):
+    pass
+
+
 def _is_offline(err):
     """Errors that mean "cannot reach the host at all" (retrying will not help)."""
     if isinstance(err, urllib.error.HTTPError):
@@ -90,7 +94,12 @@ def _progress(total, desc):
 def _fetch_once(url, fname, sha1_hash, timeout):
     """Stream ``url`` into a temp file next to ``fname``; verify; rename into place."""
     folder = os.path.dirname(os.path.abspath(fname))
-    resp = fetch_url(url, timeout)
+    try:
+        resp = fetch_url(url, timeout)
+    except (urllib.error.URLError, OSError) as e:
+        if _is_offline(e):  # could not even connect: retrying will not help
+            raise _Unreachable(f"{url}: {e}") from None
+        raise
     os.makedirs(folder, exist_ok=True)  # only once a mirror answered
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     h = hashlib.sha1()
@@ -147,9 +156,11 @@ def download(urls, fname, sha1_hash=None, retries=3, timeout=10.0, backoff=1.0):
                 return fname
             except DownloadError as e:
                 errors.append(str(e))
-            except (urllib.error.URLError, OSError, ValueError) as e:
+            except _Unreachable as e:
+                errors.append(str(e))
+                unreachable += 1
+            except (urllib.error.URLError, OSError, ValueError) as e:  # mid-transfer failures
                 errors.append(f"{url}: {e}")
-                unreachable += _is_offline(e)
         if unreachable == len(urls):
             raise OfflineError("no mirror reachable: " + "; ".join(errors[-len(urls):]))
         if attempt + 1 < retries:
