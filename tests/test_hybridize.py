@@ -218,3 +218,16 @@ def test_second_process_loads_kernels_from_disk(tmp_path):
                             text=True, check=True).stdout.strip().splitlines()[-1]
     assert '"compiles": 1' in first
     assert second == '{"compiles": 0, "hits": 1}'
+
+
+def test_keyword_arguments_are_traced_as_inputs():
+    loss = gluon.loss.L2Loss()
+    rng = np.random.default_rng(0)
+    p, y = nd.array(rng.random((4, 3))), nd.array(rng.random((4, 3)))
+    w = nd.array(rng.random((4, 1)))
+    eager = loss(p, y, sample_weight=w).asnumpy()
+    loss.hybridize()
+    np.testing.assert_allclose(loss(p, y, sample_weight=w).asnumpy(), eager, rtol=1e-6)
+    report = jit.inspect(loss)
+    assert "sample_weight=f32[4,1]" in report.entries[0].signature
+    assert report.entries[0].traced is not None        # traced, not an eager fallback

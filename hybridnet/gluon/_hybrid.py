@@ -9,15 +9,15 @@ def _params_ready(block):
 
 def call_hybridized(block, args, kwargs):
     from .block import Block
-    if STATE.tracer is not None or kwargs:
+    if STATE.tracer is not None:
         # Nested inside an outer trace: inline this block's forward into the outer graph.
         return Block.__call__(block, *args, **kwargs)
     cg = block._cached
     if cg is None:
         if not _params_ready(block):
             # Deferred init needs one eager call to learn shapes; the answer is the eager one.
-            return Block.__call__(block, *args)
-        cg = block._cached = CachedGraph(lambda *a: Block.__call__(block, *a),
+            return Block.__call__(block, *args, **kwargs)
+        cg = block._cached = CachedGraph(lambda *a, **k: Block.__call__(block, *a, **k),
                                          name=type(block).__name__,
                                          strict=block._hybrid_flags.get("strict", False))
-    return cg(*args)
+    return cg(*args, **kwargs)

@@ -20,7 +20,7 @@ log = logging.getLogger("hybridnet.jit")
 class Signature:
     """What a compiled graph is specialised on: input shapes/dtypes, static args, mode."""
 
-    def __init__(self, args, training):
+    def __init__(self, args, training, keys=()):
         items = []
         for a in args:
             if isinstance(a, NDArray):
@@ -29,7 +29,8 @@ class Signature:
                 items.append(("static", _static_key(a)))
         self.items = tuple(items)
         self.training = bool(training)
-        self.key = (self.items, self.training)
+        self.keys = tuple(keys)          # keyword names of the trailing args
+        self.key = (self.items, self.training, self.keys)
 
     def __str__(self):
         parts = []
@@ -39,6 +40,9 @@ class Signature:
                 parts.append(f"input{i}:{dtype_str(it[2])}[{','.join(map(str, it[1]))}]")
             else:
                 parts.append(f"input{i}={it[1][1]!r}")
+        n = len(parts) - len(self.keys)
+        parts = parts[:n] + [f"{k}={p.split(':', 1)[-1].split('=', 1)[-1]}"
+                             for k, p in zip(self.keys, parts[n:])]
         return ", ".join(parts) + (" (train)" if self.training else " (predict)")
 
     def diff(self, other):
@@ -120,7 +124,7 @@ class CachedGraph:
             full = list(args)
             for i, t in zip(positions, traced):
                 full[i] = t
-            return self.fn(*full)
+            return self._call_fn(full, sig.keys)
         old_training = STATE.training
         STATE.training = sig.training
         old_rec = STATE.recording
@@ -145,8 +149,17 @@ class CachedGraph:
         return compile_graph(optimize(graph))
 
     # ---- calling -----------------------------------------------------------------
-    def __call__(self, *args):
-        sig = Signature(args, STATE.training)
+    def _call_fn(self, flat, keys):
+        if not keys:
+            return self.fn(*flat)
+        n = len(flat) - len(keys)
+        return self.fn(*flat[:n], **dict(zip(keys, flat[n:])))
+
+    def __call__(self, *args, **kwargs):
+        keys = tuple(sorted(kwargs))
+        if keys:
+            args = tuple(args) + tuple(kwargs[k] for k in keys)
+        sig = Signature(args, STATE.training, keys)
         entry = self.entries.get(sig.key)
         if entry is None:
             try:
@@ -156,7 +169,7 @@ class CachedGraph:
             self.entries[sig.key] = entry
             self.signatures[sig.key] = sig
         elif entry == "eager":
-            return self.fn(*args)
+            return self._call_fn(args, keys)
         self.last_sig = sig
         arrays = [a for a in args if isinstance(a, NDArray)]
         feeds = entry.feeds(arrays)
@@ -184,7 +197,7 @@ class CachedGraph:
                           f"(graph break at {err.loc}: {err.reason})", stacklevel=4)
         self.entries[sig.key] = "eager"
         self.signatures[sig.key] = sig
-        return self.fn(*args)
+        return self._call_fn(args, sig.keys)
 
     def _write_aux(self, entry, values):
         for p, v in zip(entry.aux, values):
