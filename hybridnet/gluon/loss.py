@@ -60,8 +60,8 @@ class Loss(HybridBlock):
                 raise ShapeError(
                     f"{type(self).__name__}: sample_weight of shape "
                     f"{tuple(sample_weight.shape)} does not broadcast to the elementwise loss "
-                    f"of shape {tuple(loss.shape)}; e.g. use shape ({loss.shape[0]}, 1) to "
-                    "weigh each sample") from None
+                    f"of shape {tuple(loss.shape)}; e.g. use shape "
+                    f"{(loss.shape[0],) + (1,) * (loss.ndim - 1)} to weigh each sample") from None
             loss = loss * sample_weight
         if weight is not None:
             loss = loss * weight
