@@ -35,7 +35,8 @@ def layer_ref(mode, x, params, states, num_layers, bidirectional):
         outs = []
         for d in range(D):
             j = "lr"[d]
-            p = [params[f"{j}{l}_{n}"] for n in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")]
+            p = [params[f"{j}{l}_{n}"]
+                 for n in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")]
             st = [s[l * D + d] for s in states]
             out = [None] * T
             for t in (range(T) if d == 0 else range(T - 1, -1, -1)):

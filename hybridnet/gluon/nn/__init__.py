@@ -1,4 +1,4 @@
-"""``gluon.nn``: neural-network layers (Dense, convolutions, pooling, normalization, activations)."""
+"""``gluon.nn``: layers (Dense, convolutions, pooling, normalization, activations ...)."""
 from .activations import *  # noqa: F401,F403
 from .basic_layers import *  # noqa: F401,F403
 from .conv_layers import *  # noqa: F401,F403

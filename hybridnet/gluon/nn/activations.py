@@ -20,7 +20,7 @@ def check_activation(name, owner):
 
 
 class Activation(HybridBlock):
-    """Applies an activation function: ``relu``, ``sigmoid``, ``tanh``, ``softrelu`` or ``softsign``.
+    """Applies ``relu``, ``sigmoid``, ``tanh``, ``softrelu`` or ``softsign`` elementwise.
 
     Parameters
     ----------
