@@ -10,10 +10,11 @@ Design
   with the fewest batches pending and keeps at most ``prefetch`` batches in
   flight; the batch data itself travels through shared slots (see
   ``_transport``), so pipe messages stay small and neither side can block the
-  other. The parent reorders results, so batches come out in sampler order.
-* The parent waits on the pipes *and* the workers' process sentinels: a worker
-  that dies (killed, out of memory, crashed in native code) is reported at
-  once instead of hanging until the timeout.
+  other. Batches come out in sampler order.
+* Each worker answers its batches in order, so the parent reads the next
+  batch from the pipe of the worker that owns it: no reorder buffer. A worker
+  that dies (killed, out of memory, crashed in native code) closes its end of
+  the pipe, which the parent sees at once instead of waiting for the timeout.
 * An exception in a worker comes back as its type and formatted traceback and
   is raised in the parent, in batch order, with the original traceback text.
 * Each batch reseeds ``hybridnet.random`` in the worker from one number the
@@ -29,7 +30,6 @@ Design
 import collections
 import concurrent.futures as cf
 import multiprocessing as mp
-import multiprocessing.connection as mpc
 import os
 import signal
 import sys
@@ -118,12 +118,11 @@ class ProcessIter:
         except BaseException:
             self.shutdown()
             raise
-        self._wid = {c: i for i, c in enumerate(self._conns)}
         self._pending = [0] * len(self._workers)
+        self._owner = collections.deque()  # worker of each batch in flight, in order
         self._timeout = loader._timeout
         self._it = iter(loader._batch_sampler)
         self._sent = self._rcvd = 0
-        self._buffer = {}
         # Take the first batch before drawing the workers' seed so a shuffling sampler
         # draws its permutation first: the order then matches num_workers=0 exactly.
         first = next(self._it, None)
@@ -149,6 +148,7 @@ class ProcessIter:
         seed = (self._seed + self._sent) % (1 << 63)
         self._conns[wid].send((self._sent, put_indices(self._slots[s], indices), seed, s))
         self._pending[wid] += 1
+        self._owner.append(wid)
         self._sent += 1
         return True
 
@@ -158,13 +158,11 @@ class ProcessIter:
     def __next__(self):
         if self._done:
             raise StopIteration
-        while self._rcvd not in self._buffer:
-            if self._rcvd == self._sent:
-                self.shutdown()
-                raise StopIteration
-            self._wait()
-        err, batch = self._buffer.pop(self._rcvd)
+        if self._rcvd == self._sent:
+            self.shutdown()
+            raise StopIteration
         idx = self._rcvd
+        err, batch = self._receive(self._owner.popleft(), idx)
         self._rcvd += 1
         if err is not None:
             self.shutdown()
@@ -172,38 +170,33 @@ class ProcessIter:
         self._push()
         return batch
 
-    def _wait(self):
-        deadline = time.monotonic() + self._timeout
-        sentinels = {p.sentinel: i for i, p in enumerate(self._workers)}
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.shutdown()
-                raise DataLoaderError(
-                    f"DataLoader: no batch arrived from the {len(self._workers)} worker(s) within "
-                    f"timeout={self._timeout:g} s. The dataset or transform may be too slow "
-                    "(raise `timeout`) or stuck; try num_workers=0 to debug it in this process")
-            ready = mpc.wait(self._conns + list(sentinels), timeout=left)
-            got = False
-            for obj in ready:
-                wid = self._wid.get(obj)
-                if wid is None:
-                    continue
-                try:
-                    idx, s, err, batch = obj.recv()
-                except (EOFError, OSError):
-                    self._died(wid)
-                if err is None:
-                    batch = unpack(batch, self._slots[s])
-                self._free.append(s)  # copied out: the slot can take the next batch
-                self._pending[wid] -= 1
-                self._buffer[idx] = (err, batch)
-                got = True
-            for obj in ready:
-                if obj in sentinels:
-                    self._died(sentinels[obj])
-            if got:
-                return
+    def _receive(self, wid, idx):
+        """Batch ``idx`` from worker ``wid``: each worker answers its tasks in order and
+        batches are consumed in order, so it is the next message on that worker's pipe."""
+        conn = self._conns[wid]
+        try:
+            ready = conn.poll(self._timeout)
+        except OSError:
+            ready = True  # recv() below reports the broken pipe
+        if not ready:
+            self.shutdown()
+            raise DataLoaderError(
+                f"DataLoader: worker {wid} did not deliver batch {idx} within "
+                f"timeout={self._timeout:g} s. The dataset or transform may be too slow "
+                "(raise `timeout`) or stuck; try num_workers=0 to debug it in this process")
+        try:
+            got, s, err, batch = conn.recv()
+        except (EOFError, OSError):
+            self._died(wid)
+        if got != idx:  # cannot happen unless the protocol above is broken
+            self.shutdown()
+            raise DataLoaderError(f"DataLoader: expected batch {idx} from worker {wid}, "
+                                  f"got {got}")
+        if err is None:
+            batch = unpack(batch, self._slots[s])
+        self._free.append(s)  # copied out: the slot can take the next batch
+        self._pending[wid] -= 1
+        return err, batch
 
     def _died(self, wid):
         p = self._workers[wid]
