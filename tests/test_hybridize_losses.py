@@ -1,10 +1,8 @@
 """Every gluon.loss, eager vs hybridized (tests/_hybrid_check.py): outputs and gradients
 w.r.t. predictions and labels, train and predict mode, with and without sample_weight.
 
-Note: ``sample_weight`` passed **positionally** is traced and compiled; passed as a
-**keyword** (``loss(pred, label, sample_weight=w)``) the HybridBlock bridge currently
-runs the call eagerly (keyword arguments are not traced yet), so those cases check
-only that the hybridized block still gives the eager answer.
+``sample_weight`` is checked both positionally and as a keyword
+(``loss(pred, label, sample_weight=w)``); both are traced as graph inputs.
 """
 import numpy as np
 import pytest
@@ -111,13 +109,10 @@ def test_sample_weight_shape_error_suggests_a_broadcastable_shape():
         gloss.L1Loss()(nd.ones((3, 2, 2)), nd.ones((3, 2, 2)), nd.ones((3, 1)))
 
 
-@pytest.mark.parametrize("name", ["l2", "softmax_ce_sparse", "sigmoid_bce_logits",
-                                  "cosine_embedding", "poisson_nll_logits"])
-def test_loss_keyword_sample_weight_runs_eagerly_with_the_same_answer(name):
-    # Keyword arguments are not traced yet: the bridge runs these calls eagerly.
-    make, inputs, no_grad = next(c[1:] for c in CASES if c[0] == name)
-    check_hybrid(make(), inputs, kwargs={"sample_weight": SW}, no_grad=no_grad,
-                 expect_compiled=False)
+@pytest.mark.parametrize("name,make,inputs,no_grad", CASES, ids=[c[0] for c in CASES])
+def test_loss_keyword_sample_weight_hybridized(name, make, inputs, no_grad):
+    check_hybrid(make(), inputs, kwargs={"sample_weight": _sample_weight(name, inputs[0])},
+                 no_grad=no_grad)
 
 
 def test_sigmoid_bce_pos_weight_positional():
