@@ -236,3 +236,25 @@ def test_gluon_namespace():
     assert gluon.data.DataLoader is DataLoader
     assert gluon.data.vision.MNIST is gluon.data.vision.datasets.MNIST
     assert gluon.data.vision.transforms.ToTensor is T.ToTensor
+
+
+def test_batchify_helpers():
+    from hybridnet.gluon.data import batchify as B
+    samples = [(np.full((2,), i, np.float32), np.arange(i + 1)) for i in range(3)]
+    x, (tok, lens) = B.Tuple(B.Stack(), B.Pad(pad_val=-1, ret_length=True))(samples)
+    np.testing.assert_array_equal(x.asnumpy(), [[0, 0], [1, 1], [2, 2]])
+    np.testing.assert_array_equal(tok.asnumpy(), [[0, -1, -1], [0, 1, -1], [0, 1, 2]])
+    assert lens.dtype == np.int32 and lens.asnumpy().tolist() == [1, 2, 3]
+    padded = B.Pad(axis=1, round_to=4, dtype="float32")([np.ones((2, 1)), np.ones((2, 3))])
+    assert padded.shape == (2, 2, 4) and padded.dtype == np.float32
+    assert padded.asnumpy()[0].sum() == 2 and padded.asnumpy()[1].sum() == 6
+    assert B.List()([1, 2]) == [1, 2]
+    out = list(DataLoader(SimpleDataset(samples), batch_size=3,
+                          batchify_fn=B.Tuple([B.Stack("float64"), B.Pad()])))
+    assert out[0][0].dtype == np.float64 and out[0][1].shape == (3, 3)
+    with pytest.raises(ShapeError, match="different shapes .* use batchify.Pad"):
+        B.Stack()([np.ones(2), np.ones(3)])
+    with pytest.raises(ShapeError, match="only axis 0 may differ"):
+        B.Pad()([np.ones((2, 2)), np.ones((3, 1))])
+    with pytest.raises(ShapeError, match="samples have 2 fields but 1 batchify"):
+        B.Tuple(B.Stack())(samples)
