@@ -1,4 +1,4 @@
-"""Batchify functions to pass as ``DataLoader(batchify_fn=...)`` (Gluon 1.6+ ``gluon.data.batchify``).
+"""Batchify functions for ``DataLoader(batchify_fn=...)`` (Gluon 1.6+ ``gluon.data.batchify``).
 
     >>> fn = Tuple(Stack(), Pad(pad_val=-1, ret_length=True))
     >>> data, (tokens, lengths) = fn([(x1, s1), (x2, s2)])  # doctest: +SKIP
