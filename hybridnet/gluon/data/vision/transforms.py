@@ -43,7 +43,8 @@ class Transform:
         """Accepted for Gluon compatibility; transforms always run eagerly in NumPy."""
 
     def __repr__(self):
-        args = ", ".join(f"{k.lstrip('_')}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k.lstrip('_')}={v!r}" for k, v in vars(self).items()
+                         if not isinstance(v, np.ndarray))  # derived caches
         return f"{type(self).__name__}({args})"
 
 
@@ -179,14 +180,14 @@ class Resize(Transform):
 
     def __init__(self, size, keep_ratio=False, interpolation=1):
         self._size = size
-        self._keep = keep_ratio
+        self._keep_ratio = keep_ratio
         self._interpolation = interpolation
 
     def forward(self, x):
         a = _np(x)
         _image._check_image(a, "Resize")
         h, w = a.shape[-3], a.shape[-2]
-        if isinstance(self._size, (int, np.integer)) and self._keep:
+        if isinstance(self._size, (int, np.integer)) and self._keep_ratio:
             s = int(self._size)
             # MXNet: the short edge becomes `size`, the long edge is truncated
             if h > w:
