@@ -42,6 +42,17 @@ def configure():
             pass
 
 
+def reapply():
+    """Pin BLAS libraries loaded since import (Numba's np.dot loads SciPy's OpenBLAS)."""
+    n = int(os.environ.get("HYBRIDNET_BLAS_THREADS", "1"))
+    if n > 0:
+        try:
+            from threadpoolctl import threadpool_limits
+            _LIMITER.append(threadpool_limits(limits=n, user_api="blas"))
+        except Exception:
+            pass
+
+
 def blas_threads(n):
     """Change the BLAS thread count for this process."""
     from threadpoolctl import threadpool_limits

@@ -74,3 +74,37 @@ def test_broadcasting_property(shape, data):
     k = data.draw(st.integers(0, len(shape)))
     other = [1 if data.draw(st.booleans()) else s for s in shape[len(shape) - k:]]
     _compile_and_compare(lambda x, y: (x - y).relu() * y + 1, [tuple(shape), tuple(other)])
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_dot_with_epilogue_kernel(ta, tb):
+    a_shape = (5, 3) if ta else (3, 5)
+    b_shape = (4, 5) if tb else (5, 4)
+
+    def f(a, b, c):
+        return (nd.dot(a, b, transpose_a=ta, transpose_b=tb) * 0.5 + c).relu()
+    opt, exe = _compile_and_compare(f, [a_shape, b_shape, (4,)])
+    assert [n.op for n in opt.nodes] == ["fused_matmul"]
+    assert "np.dot(" in exe.kernels[0].source
+
+
+@pytest.mark.parametrize("shape,bias,flatten", [
+    ((6, 7), True, True), ((6, 7), False, True), ((2, 3, 7), True, False), ((1, 1), True, True),
+    ((3, 2, 2), True, True)])
+def test_fully_connected_kernel(shape, bias, flatten):
+    k = int(np.prod(shape[1:])) if flatten else shape[-1]
+    shapes = [shape, (5, k)] + ([(5,)] if bias else [])
+
+    def f(x, w, *b):
+        return nd.FullyConnected(x, w, b[0] if b else None, num_hidden=5, no_bias=not b,
+                                 flatten=flatten)
+    opt, _ = _compile_and_compare(f, shapes)
+    assert [n.op for n in opt.nodes] == ["fused_matmul"]
+
+
+def test_matmul_result_read_twice_is_not_fused_into_one_epilogue():
+    def f(a, b):
+        y = nd.dot(a, b)
+        return y.relu(), y * 2 + 1.0
+    opt, _ = _compile_and_compare(f, [(3, 4), (4, 2)])
+    assert any(n.op == "fused_matmul" for n in opt.nodes)

@@ -15,11 +15,13 @@ import warnings
 
 import numpy as np
 
+from ... import _threads
 from ...base import HybridnetError
 from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
 from .elementwise import HELPERS, render_fused
+from .matmul import matmul_layout, render_matmul
 from .kernel_cache import load_kernel_module
 
 __all__ = ["compile_graph", "CompiledGraph", "set_profiling", "Kernel"]
@@ -58,6 +60,13 @@ def _timed(kern):
     return call
 
 
+def _c(x):
+    """C- or F-contiguous (what Numba's np.dot accepts), copying only when needed."""
+    if x.flags.c_contiguous or x.flags.f_contiguous:
+        return x
+    return np.ascontiguousarray(x)
+
+
 def _fix(r, dt):
     if type(r) is np.ndarray and r.dtype == dt:
         return r
@@ -78,7 +87,7 @@ class CompiledGraph:
 
     def _build(self):
         g = self.graph
-        env = {"np": np, "_fix": _fix}
+        env = {"np": np, "_fix": _fix, "_c": _c}
         names = {}
         lines = ["def run(feeds):"]
         if g.inputs:
@@ -113,9 +122,14 @@ class CompiledGraph:
             return name
         for idx, n in enumerate(g.nodes):
             ins = [names[id(v)] for v in n.inputs]
-            if n.op == "fused_elementwise":
+            if n.op in ("fused_elementwise", "fused_matmul"):
                 kname = f"k{len(self.kernels)}"
-                src = render_fused(n, "kernel")
+                if n.op == "fused_elementwise":
+                    src = render_fused(n, "kernel")
+                    args = [f"{a}.reshape(-1)" for a in ins]
+                else:
+                    src = render_matmul(n, "kernel")
+                    args = self._matmul_args(n, ins)
                 mod = load_kernel_module(_HEADER + HELPERS + f"# from {n.loc}\n" + src)
                 kern = Kernel(kname, src, n.loc, mod.kernel)
                 self.kernels.append(kern)
@@ -124,12 +138,13 @@ class CompiledGraph:
                 for v in n.outputs:
                     name = fresh(v)
                     reusable = id(v) not in graph_outputs and all(
-                        c.op == "fused_elementwise" for c in consumers.get(id(v), []))
+                        c.op in ("fused_elementwise", "fused_matmul")
+                        for c in consumers.get(id(v), []))
                     if id(v) in donated:
-                        src = donated[id(v)]
+                        src_name = donated[id(v)]
                         env["s_" + name], env["d_" + name] = v.shape, v.dtype
-                        lines.append(f"    {name} = {src} if {src}.flags.c_contiguous else "
-                                     f"np.empty(s_{name}, d_{name})")
+                        lines.append(f"    {name} = {src_name} if {src_name}.flags.c_contiguous "
+                                     f"else np.empty(s_{name}, d_{name})")
                     elif reusable:
                         env["b_" + name] = np.empty(v.shape, v.dtype)
                         lines.append(f"    {name} = b_{name}")
@@ -137,7 +152,7 @@ class CompiledGraph:
                         env["s_" + name], env["d_" + name] = v.shape, v.dtype
                         lines.append(f"    {name} = np.empty(s_{name}, d_{name})")
                     outs.append(name)
-                args = [f"{a}.reshape(-1)" for a in ins] + [f"{o}.reshape(-1)" for o in outs]
+                args += [f"{o}.reshape(-1)" for o in outs]
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
             fname = f"f{idx}"
@@ -157,6 +172,19 @@ class CompiledGraph:
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, "<hybridnet driver>", "exec"), env)  # noqa: S102
         self._fn = env["run"]
+
+    @staticmethod
+    def _matmul_args(n, ins):
+        """Driver expressions for a fused_matmul kernel's (a, b, [bias], ext...)."""
+        rows, k, _, _, _, has_bias = matmul_layout(n)
+        n_mm = len(n.sub.nodes[0].inputs)
+        if n.sub.nodes[0].op == "_fully_connected":
+            args = [f"{ins[0]}.reshape({rows}, {k})", f"_c({ins[1]})"]
+            if has_bias:
+                args.append(f"{ins[2]}.reshape(-1)")
+        else:
+            args = [f"_c({ins[0]})", f"_c({ins[1]})"]
+        return args + [f"{a}.reshape(-1)" for a in ins[n_mm:]]
 
     def __call__(self, feeds):
         return self._fn(feeds)
@@ -191,6 +219,8 @@ class _FirstCallGuard:
             t0 = time.perf_counter()
             out = self.impl(feeds)
             self.compile_seconds = time.perf_counter() - t0
+            if any("np.dot(" in k.source for k in self.impl.kernels):
+                _threads.reapply()   # SciPy's BLAS was just loaded by Numba: pin it too
         except HybridnetError:
             raise
         except Exception as e:  # numba typing/lowering errors surface on the first call

@@ -60,19 +60,17 @@ def _node_expr(n, names):
     return re.sub(r"(?<![\w.])float\(", "_b2f(", expr.format(*names, **fmt))
 
 
-def render_fused(node, fn_name):
-    """Python source of a njit function ``fn_name(in0, ..., out0, ...)`` for a fused node."""
-    sub = node.sub
-    shape = node.outputs[0].shape if node.outputs else sub.nodes[-1].outputs[0].shape
-    dims = _collapse(shape, [v.shape for v in sub.inputs])
-    n_dims = len(dims)
-    args = [f"in{i}" for i in range(len(sub.inputs))] + [f"out{i}" for i in range(len(sub.outputs))]
-    lines = [f"@numba.njit(cache=True, error_model='numpy', fastmath={FASTMATH})",
-             f"def {fn_name}({', '.join(args)}):"]
-    names = {}
+def render_loop(shape, inputs, nodes, outputs, in_names, out_names, ind="    "):
+    """Source lines of one loop over ``shape`` computing ``nodes`` elementwise.
+
+    ``inputs`` are Values read from the flat arrays ``in_names`` (broadcasting against
+    ``shape``); ``outputs`` are Values written to the flat arrays ``out_names``.
+    """
+    dims = _collapse(shape, [v.shape for v in inputs])
+    lines, names = [], {}
     # Strides of each input in the collapsed iteration space (0 where it broadcasts).
     in_strides = []
-    for i, v in enumerate(sub.inputs):
+    for i, v in enumerate(inputs):
         strides, acc = [], 1
         for size, pattern in reversed(dims):
             if pattern[i]:
@@ -81,26 +79,41 @@ def render_fused(node, fn_name):
                 strides.append(acc)
                 acc *= size
         in_strides.append(list(reversed(strides)))
-    ind = "    "
     for d, (size, _) in enumerate(dims):
         lines.append(f"{ind}for i{d} in range({size}):")
         ind += "    "
     full = " + ".join(f"i{d} * {int(np.prod([s for s, _ in dims[d + 1:]], dtype=np.int64))}"
-                      for d in range(n_dims)) or "0"
+                      for d in range(len(dims))) or "0"
     lines.append(f"{ind}j = {full}")
-    for i, v in enumerate(sub.inputs):
+    total = int(np.prod(shape, dtype=np.int64))
+    for i, v in enumerate(inputs):
         if v.size == 1:
             idx = "0"
-        elif all(s != 0 for s in in_strides[i]) and v.size == int(np.prod(shape)):
+        elif all(s != 0 for s in in_strides[i]) and v.size == total:
             idx = "j"
         else:
             idx = " + ".join(f"i{d} * {s}" for d, s in enumerate(in_strides[i]) if s) or "0"
-        lines.append(f"{ind}a{i} = in{i}[{idx}]")
+        lines.append(f"{ind}a{i} = {in_names[i]}[{idx}]")
         names[id(v)] = f"a{i}"
-    for k, n in enumerate(sub.nodes):
+    for k, n in enumerate(nodes):
         expr = _node_expr(n, [names[id(v)] for v in n.inputs])
         lines.append(f"{ind}t{k} = {expr}")
         names[id(n.outputs[0])] = f"t{k}"
-    for i, v in enumerate(sub.outputs):
-        lines.append(f"{ind}out{i}[j] = {names[id(v)]}")
+    for v, name in zip(outputs, out_names):
+        lines.append(f"{ind}{name}[j] = {names[id(v)]}")
+    return lines
+
+
+def _decorator():
+    return f"@numba.njit(cache=True, error_model='numpy', fastmath={FASTMATH})"
+
+
+def render_fused(node, fn_name):
+    """Python source of a njit function ``fn_name(in0, ..., out0, ...)`` for a fused node."""
+    sub = node.sub
+    shape = node.outputs[0].shape if node.outputs else sub.nodes[-1].outputs[0].shape
+    ins = [f"in{i}" for i in range(len(sub.inputs))]
+    outs = [f"out{i}" for i in range(len(sub.outputs))]
+    lines = [_decorator(), f"def {fn_name}({', '.join(ins + outs)}):"]
+    lines += render_loop(shape, sub.inputs, sub.nodes, sub.outputs, ins, outs)
     return "\n".join(lines) + "\n"

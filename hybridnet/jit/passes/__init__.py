@@ -3,11 +3,13 @@ from .cse import cse
 from .dce import dce
 from .fold import fold
 from .fuse import fuse_elementwise
+from .fuse_matmul import fuse_matmul
 from .simplify import simplify
 
-__all__ = ["simplify", "cse", "dce", "fold", "fuse_elementwise", "optimize", "PIPELINE"]
+__all__ = ["simplify", "cse", "dce", "fold", "fuse_elementwise", "fuse_matmul", "optimize",
+           "PIPELINE"]
 
-PIPELINE = (simplify, fold, cse, dce, fuse_elementwise)
+PIPELINE = (simplify, fold, cse, dce, fuse_elementwise, fuse_matmul)
 
 
 def optimize(graph, verify_each=False):

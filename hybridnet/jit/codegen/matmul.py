@@ -1,0 +1,66 @@
+"""Render a ``fused_matmul`` node: ``np.dot(A, B, out)`` (BLAS, via SciPy inside Numba)
+followed by the bias add and the fused epilogue in one loop, in one Numba function."""
+from ..ir import Node, Value
+from .elementwise import _decorator, render_loop
+
+__all__ = ["render_matmul", "matmul_layout"]
+
+
+def matmul_layout(node):
+    """(rows, k, n, transpose_a, transpose_b, has_bias) of the GEMM inside ``node``."""
+    mm = node.sub.nodes[0]
+    if mm.op == "_fully_connected":
+        x, w = mm.inputs[0], mm.inputs[1]
+        h, k = w.shape
+        rows = x.size // k if k else 0
+        return rows, k, h, False, True, len(mm.inputs) > 2
+    a, b = mm.inputs
+    ta, tb = mm.attrs.get("transpose_a", False), mm.attrs.get("transpose_b", False)
+    rows = a.shape[1] if ta else a.shape[0]
+    k = a.shape[0] if ta else a.shape[1]
+    n = b.shape[0] if tb else b.shape[1]
+    return rows, k, n, ta, tb, False
+
+
+def render_matmul(node, fn_name, has_buffer=False):
+    """Source of ``fn_name(a, b, [bias], ext..., [mm], out...)``.
+
+    By default the GEMM writes straight into ``out0`` and the epilogue then runs in
+    place (each element is read before it is written); ``has_buffer`` gives the GEMM
+    a separate buffer ``mm`` instead.
+    """
+    sub = node.sub
+    mm = sub.nodes[0]
+    rows, k, n, ta, tb, has_bias = matmul_layout(node)
+    n_mm_in = len(mm.inputs)
+    ext = sub.inputs[n_mm_in:]
+    args = ["a", "b"] + (["bias"] if has_bias else []) + [f"e{i}" for i in range(len(ext))]
+    args += (["mm"] if has_buffer else []) + [f"out{i}" for i in range(len(sub.outputs))]
+    A = "a.T" if ta else "a"
+    B = "b.T" if tb else "b"
+    target = "mm" if has_buffer else "out0.reshape(({}, {}))".format(rows, n)
+    lines = [_decorator(), f"def {fn_name}({', '.join(args)}):",
+             f"    np.dot({A}, {B}, {target})"]
+    epilogue = list(sub.nodes[1:])
+    y = mm.outputs[0]
+    loop_inputs, loop_names = [], []
+    if has_bias:
+        raw = Value(-1, y.shape, y.dtype)
+        bias_v = mm.inputs[2]
+        add = Node("add", [raw, bias_v], [y])
+        loop_inputs += [raw, bias_v]
+        loop_names += ["mmf", "bias"]
+        epilogue.insert(0, add)
+    else:
+        loop_inputs.append(y)
+        loop_names.append("mmf")
+    loop_inputs += ext
+    loop_names += [f"e{i}" for i in range(len(ext))]
+    if not epilogue:
+        return "\n".join(lines) + "\n"
+    src_buf = "mm" if has_buffer else "out0"
+    lines.append(f"    mmf = {src_buf}.reshape(-1)")
+    lines += render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names,
+                         [f"out{i}" for i in range(len(sub.outputs))])
+    return "\n".join(lines) + "\n"
+
