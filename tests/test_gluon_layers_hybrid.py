@@ -93,3 +93,42 @@ def test_hybridized_dropout_masks_in_training_only():
     kept = y != 0
     assert 0.3 < kept.mean() < 0.7
     assert_almost_equal(y[kept], 2 * dense[kept], rtol=1e-5, atol=1e-6)
+
+
+def _copy_params(src, dst):
+    for k, p in src.collect_params().items():
+        dst.collect_params()[k].set_data(p.data())
+
+
+def test_hybridized_rnn_layer_with_states_matches_eager():
+    x = nd.array(np.random.default_rng(6).standard_normal((5, 2, 3)))
+    eager = rnn.LSTM(4, num_layers=2, bidirectional=True, input_size=3)
+    eager.initialize(mx.init.Uniform(0.5))
+    hybrid = rnn.LSTM(4, num_layers=2, bidirectional=True, input_size=3)
+    hybrid.initialize()
+    _copy_params(eager, hybrid)
+    hybrid.hybridize()
+    begin = [s + 0.5 for s in eager.begin_state(2)]
+    (a, sa), (b, sb) = eager(x, begin), hybrid(x, begin)
+    assert isinstance(sb, list) and len(sb) == 2
+    assert_almost_equal(b, a.asnumpy(), rtol=1e-5, atol=1e-6)
+    for u, v in zip(sb, sa):
+        assert_almost_equal(u, v.asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: rnn.GRUCell(3, input_size=2),
+                                  lambda: rnn.LSTMCell(3, input_size=2),
+                                  lambda: rnn.ResidualCell(rnn.RNNCell(2, input_size=2))])
+def test_hybridized_cells_step_and_unroll_match_eager(make):
+    x = nd.array(np.random.default_rng(7).standard_normal((2, 4, 2)))
+    eager, hybrid = make(), make()
+    eager.initialize(mx.init.Uniform(0.5))
+    hybrid.initialize()
+    _copy_params(eager, hybrid)
+    hybrid.hybridize()
+    (a, sa), (b, sb) = (c(x[:, 0], c.begin_state(batch_size=2)) for c in (eager, hybrid))
+    assert_almost_equal(b, a.asnumpy(), rtol=1e-5, atol=1e-6)
+    assert isinstance(sb, list) and len(sb) == len(sa)
+    a, _ = eager.unroll(4, x, merge_outputs=True)
+    b, _ = hybrid.unroll(4, x, merge_outputs=True)
+    assert_almost_equal(b, a.asnumpy(), rtol=1e-5, atol=1e-6)

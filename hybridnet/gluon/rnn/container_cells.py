@@ -85,21 +85,23 @@ class DropoutCell(HybridRecurrentCell):
     def __repr__(self):
         return f"DropoutCell(rate={self._rate}, axes={self._axes})"
 
+    _flat_states = True
+
     def state_info(self, batch_size=0):
         return []
 
-    def forward(self, inputs, states):
+    def forward(self, inputs, *states):
         self._counter += 1
         if self._rate > 0:
             inputs = nd.Dropout(inputs, p=self._rate, axes=self._axes)
-        return inputs, states
+        return (inputs, *states)
 
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None,
                valid_length=None):
         self.reset()
         inputs, _, _ = format_sequence(length, inputs, layout, merge_outputs, "DropoutCell")
         if isinstance(inputs, NDArray):
-            return self.forward(inputs, list(begin_state or []))
+            return self(inputs, list(begin_state or []))
         return super().unroll(length, inputs, begin_state, layout, merge_outputs)
 
 
@@ -131,10 +133,12 @@ class ModifierCell(HybridRecurrentCell):
 class ResidualCell(ModifierCell):
     """Adds the input to the base cell's output: ``out = cell(x)[0] + x``."""
 
-    def forward(self, inputs, states):
+    _flat_states = True
+
+    def forward(self, inputs, *states):
         self._counter += 1
-        output, states = self.base_cell(inputs, states)
-        return output + inputs, states
+        output, states = self.base_cell(inputs, list(states))
+        return (output + inputs, *states)
 
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None,
                valid_length=None):

@@ -158,13 +158,21 @@ class RecurrentCell(Block):
 class HybridRecurrentCell(RecurrentCell, HybridBlock):
     """A recurrent cell that can be hybridized."""
 
+    # True: ``forward(inputs, *states)`` returns ``(output, *new_states)``, so a hybridized
+    # cell passes only flat arrays to the JIT; ``cell(x, states)`` still takes and returns
+    # state lists. False (user subclasses): ``forward(inputs, states)`` as in Gluon.
+    _flat_states = False
+
     def __init__(self, prefix=None, params=None):
         super().__init__(prefix=prefix, params=params)
 
     def __call__(self, inputs, states):
         if isinstance(states, NDArray):
             states = [states]
-        return HybridBlock.__call__(self, inputs, states)
+        if not self._flat_states:
+            return HybridBlock.__call__(self, inputs, states)
+        res = HybridBlock.__call__(self, inputs, *states)
+        return res[0], list(res[1:])
 
 
 class _GatedCell(HybridRecurrentCell):
@@ -172,6 +180,7 @@ class _GatedCell(HybridRecurrentCell):
 
     _mode = None
     _num_states = 1
+    _flat_states = True
 
     def __init__(self, hidden_size, i2h_weight_initializer, h2h_weight_initializer,
                  i2h_bias_initializer, h2h_bias_initializer, input_size, prefix=None,
@@ -218,7 +227,10 @@ class _GatedCell(HybridRecurrentCell):
                 f"{want[0]['shape']} for a batch of {inputs.shape[0]}, got "
                 f"{[tuple(s.shape) for s in states]}. Use cell.begin_state(batch_size)")
 
-    def forward(self, inputs, states):
+    def forward(self, inputs, *states):
+        """One step: ``forward(x, *states) -> (output, *new_states)`` (see ``_flat_states``)."""
+        states = list(states[0]) if len(states) == 1 and isinstance(states[0], (list, tuple)) \
+            else list(states)
         self._counter += 1
         w = self.i2h_weight.data()
         if inputs.ndim < 2 or math.prod(inputs.shape[1:]) != w.shape[1]:
@@ -228,7 +240,8 @@ class _GatedCell(HybridRecurrentCell):
         i2h = nd.FullyConnected(inputs, w, self.i2h_bias.data(), num_hidden=gh)
         h2h = nd.FullyConnected(states[0], self.h2h_weight.data(), self.h2h_bias.data(),
                                 num_hidden=gh)
-        return self._step(i2h, h2h, states)
+        out, new = self._step(i2h, h2h, states)
+        return (out, *new)
 
     def _step(self, i2h, h2h, states):
         return step(self._mode, i2h, h2h, states)

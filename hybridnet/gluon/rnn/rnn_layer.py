@@ -105,19 +105,30 @@ class _RNNLayer(HybridBlock):
             raise ShapeError(f"{self!r}: expects a 3-D input in layout {self._layout}, got "
                              f"{getattr(inputs, 'shape', type(inputs).__name__)}")
 
-    def forward(self, inputs, states=None):
+    def __call__(self, inputs, states=None, **kwargs):
         """``layer(x)`` -> output; ``layer(x, states)`` -> ``(output, new_states)``.
 
         ``x`` is (T, N, C) for layout 'TNC' or (N, T, C) for 'NTC'; the output has
-        ``hidden_size * (2 if bidirectional else 1)`` features.
+        ``hidden_size * (2 if bidirectional else 1)`` features; ``states`` is a list of
+        (num_layers * directions, N, hidden_size) arrays (``[h]``, or ``[h, c]`` for LSTM).
         """
-        self._check_input(inputs)
-        skip_states = states is None
-        batch = inputs.shape[self._layout.find("N")]
         if states is None:
+            return HybridBlock.__call__(self, inputs, **kwargs)
+        states = [states] if isinstance(states, NDArray) else list(states)
+        # Flat arrays in and out, so a hybridized layer hands the JIT no nested lists.
+        res = HybridBlock.__call__(self, inputs, *states, **kwargs)
+        return res[0], list(res[1:])
+
+    def forward(self, inputs, *states):
+        """``forward(x)`` -> output; ``forward(x, *states)`` -> ``(output, *new_states)``
+        (``forward(x, [states])`` -> ``(output, [new_states])`` also works)."""
+        nested = len(states) == 1 and isinstance(states[0], (list, tuple))
+        states = list(states[0]) if nested else list(states)
+        self._check_input(inputs)
+        skip_states = not states
+        batch = inputs.shape[self._layout.find("N")]
+        if skip_states:
             states = self.begin_state(batch, ctx=inputs.context, dtype=inputs.dtype)
-        if isinstance(states, NDArray):
-            states = [states]
         want = self.state_info(batch)
         if len(states) != len(want) or any(s.shape != w["shape"] for s, w in zip(states, want)):
             raise ShapeError(
@@ -130,7 +141,9 @@ class _RNNLayer(HybridBlock):
         out, new_states = self._run(x, states)
         if self._layout == "NTC":
             out = nd.swapaxes(out, 0, 1)
-        return out if skip_states else (out, new_states)
+        if skip_states:
+            return out
+        return (out, new_states) if nested else (out, *new_states)
 
     def _run(self, x, states):
         """x: (T, N, C); states: list of (L*D, N, H). Returns the top output and final states."""
