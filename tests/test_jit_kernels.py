@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from hybridnet import nd
 from hybridnet.jit import interpret, trace_function
 from hybridnet.jit.codegen import compile_graph
-from hybridnet.jit.codegen.elementwise import render_fused
+from hybridnet.jit.codegen.elementwise import loop_dims, render_fused
 from hybridnet.jit.passes import optimize
 
 
@@ -64,7 +64,16 @@ def test_render_has_collapsed_single_loop_for_same_shape():
     g, _, _ = trace_function(lambda x, y: (x + y).relu(), [nd.ones((4, 5)), nd.ones((4, 5))])
     node = optimize(g).nodes[0]
     src = render_fused(node, "kernel")
-    assert src.count("for ") == 1 and "range(20)" in src
+    assert src.count("for ") == 1 and "range(n0)" in src
+    assert loop_dims(node.outputs[0].shape, node.sub.inputs) == (20,)
+
+
+def test_kernels_differing_only_in_size_share_one_source():
+    srcs = []
+    for n in (6, 50):
+        g, _, _ = trace_function(lambda x, y: (x * y + 1).relu(), [nd.ones((n, 3)), nd.ones((3,))])
+        srcs.append(render_fused(optimize(g).nodes[0], "kernel"))
+    assert srcs[0] == srcs[1]
 
 
 @settings(max_examples=8, deadline=None)

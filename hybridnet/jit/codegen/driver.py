@@ -20,8 +20,8 @@ from ...base import HybridnetError
 from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
-from .elementwise import HELPERS, render_fused
-from .matmul import matmul_layout, render_matmul
+from .elementwise import HELPERS, loop_dims, render_fused
+from .matmul import epilogue_dims, matmul_layout, render_matmul
 from .kernel_cache import load_kernel_module
 
 __all__ = ["compile_graph", "CompiledGraph", "set_profiling", "Kernel"]
@@ -126,10 +126,14 @@ class CompiledGraph:
                 kname = f"k{len(self.kernels)}"
                 if n.op == "fused_elementwise":
                     src = render_fused(n, "kernel")
+                    dims = loop_dims(n.outputs[0].shape, n.sub.inputs)
                     args = [f"{a}.reshape(-1)" for a in ins]
                 else:
                     src = render_matmul(n, "kernel")
+                    dims = epilogue_dims(n)
                     args = self._matmul_args(n, ins)
+                env["D_" + kname] = tuple(int(d) for d in dims)
+                args = ["D_" + kname] + args
                 mod = load_kernel_module(_HEADER + HELPERS + f"# from {n.loc}\n" + src)
                 kern = Kernel(kname, src, n.loc, mod.kernel)
                 self.kernels.append(kern)

@@ -60,39 +60,48 @@ def _node_expr(n, names):
     return re.sub(r"(?<![\w.])float\(", "_b2f(", expr.format(*names, **fmt))
 
 
+def loop_dims(shape, inputs):
+    """The collapsed loop sizes for iterating ``shape`` over ``inputs`` (a tuple of ints)."""
+    return tuple(size for size, _ in _collapse(shape, [v.shape for v in inputs]))
+
+
 def render_loop(shape, inputs, nodes, outputs, in_names, out_names, ind="    "):
     """Source lines of one loop over ``shape`` computing ``nodes`` elementwise.
 
     ``inputs`` are Values read from the flat arrays ``in_names`` (broadcasting against
-    ``shape``); ``outputs`` are Values written to the flat arrays ``out_names``.
+    ``shape``); ``outputs`` are Values written to the flat arrays ``out_names``. Loop
+    sizes are not literals: they come from the kernel argument ``dims`` (see
+    ``loop_dims``), so kernels that differ only in sizes share one source, one compile.
     """
     dims = _collapse(shape, [v.shape for v in inputs])
+    nd = len(dims)
     lines, names = [], {}
-    # Strides of each input in the collapsed iteration space (0 where it broadcasts).
-    in_strides = []
-    for i, v in enumerate(inputs):
-        strides, acc = [], 1
-        for size, pattern in reversed(dims):
-            if pattern[i]:
-                strides.append(0)
-            else:
-                strides.append(acc)
-                acc *= size
-        in_strides.append(list(reversed(strides)))
-    for d, (size, _) in enumerate(dims):
-        lines.append(f"{ind}for i{d} in range({size}):")
+    if nd:
+        lines.append(f"{ind}{', '.join(f'n{d}' for d in range(nd))}, = dims")
+
+    def prod(ds):
+        return " * ".join(f"n{d}" for d in ds) or "1"
+    for d in range(nd):
+        lines.append(f"{ind}for i{d} in range(n{d}):")
         ind += "    "
-    full = " + ".join(f"i{d} * {int(np.prod([s for s, _ in dims[d + 1:]], dtype=np.int64))}"
-                      for d in range(len(dims))) or "0"
+    full = " + ".join(f"i{d} * {prod(range(d + 1, nd))}" if d + 1 < nd else f"i{d}"
+                      for d in range(nd)) or "0"
     lines.append(f"{ind}j = {full}")
     total = int(np.prod(shape, dtype=np.int64))
     for i, v in enumerate(inputs):
         if v.size == 1:
             idx = "0"
-        elif all(s != 0 for s in in_strides[i]) and v.size == total:
+        elif v.size == total and not any(p[i] for _, p in dims):
             idx = "j"
         else:
-            idx = " + ".join(f"i{d} * {s}" for d, s in enumerate(in_strides[i]) if s) or "0"
+            # Stride of dim d: product of the later dims this input does not broadcast in.
+            terms = []
+            for d in range(nd):
+                if dims[d][1][i]:
+                    continue
+                later = [e for e in range(d + 1, nd) if not dims[e][1][i]]
+                terms.append(f"i{d} * {prod(later)}" if later else f"i{d}")
+            idx = " + ".join(terms) or "0"
         lines.append(f"{ind}a{i} = {in_names[i]}[{idx}]")
         names[id(v)] = f"a{i}"
     for k, n in enumerate(nodes):
@@ -109,11 +118,11 @@ def _decorator():
 
 
 def render_fused(node, fn_name):
-    """Python source of a njit function ``fn_name(in0, ..., out0, ...)`` for a fused node."""
+    """Source of a njit function ``fn_name(dims, in0, ..., out0, ...)`` for a fused node."""
     sub = node.sub
     shape = node.outputs[0].shape if node.outputs else sub.nodes[-1].outputs[0].shape
     ins = [f"in{i}" for i in range(len(sub.inputs))]
     outs = [f"out{i}" for i in range(len(sub.outputs))]
-    lines = [_decorator(), f"def {fn_name}({', '.join(ins + outs)}):"]
+    lines = [_decorator(), f"def {fn_name}({', '.join(['dims'] + ins + outs)}):"]
     lines += render_loop(shape, sub.inputs, sub.nodes, sub.outputs, ins, outs)
     return "\n".join(lines) + "\n"

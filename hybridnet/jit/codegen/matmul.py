@@ -1,9 +1,9 @@
 """Render a ``fused_matmul`` node: ``np.dot(A, B, out)`` (BLAS, via SciPy inside Numba)
 followed by the bias add and the fused epilogue in one loop, in one Numba function."""
 from ..ir import Node, Value
-from .elementwise import _decorator, render_loop
+from .elementwise import _decorator, loop_dims, render_loop
 
-__all__ = ["render_matmul", "matmul_layout"]
+__all__ = ["render_matmul", "matmul_layout", "epilogue_dims"]
 
 
 def matmul_layout(node):
@@ -23,7 +23,7 @@ def matmul_layout(node):
 
 
 def render_matmul(node, fn_name, has_buffer=False):
-    """Source of ``fn_name(a, b, [bias], ext..., [mm], out...)``.
+    """Source of ``fn_name(dims, a, b, [bias], ext..., [mm], out...)``.
 
     By default the GEMM writes straight into ``out0`` and the epilogue then runs in
     place (each element is read before it is written); ``has_buffer`` gives the GEMM
@@ -34,11 +34,11 @@ def render_matmul(node, fn_name, has_buffer=False):
     rows, k, n, ta, tb, has_bias = matmul_layout(node)
     n_mm_in = len(mm.inputs)
     ext = sub.inputs[n_mm_in:]
-    args = ["a", "b"] + (["bias"] if has_bias else []) + [f"e{i}" for i in range(len(ext))]
+    args = ["dims", "a", "b"] + (["bias"] if has_bias else []) + [f"e{i}" for i in range(len(ext))]
     args += (["mm"] if has_buffer else []) + [f"out{i}" for i in range(len(sub.outputs))]
     A = "a.T" if ta else "a"
     B = "b.T" if tb else "b"
-    target = "mm" if has_buffer else "out0.reshape(({}, {}))".format(rows, n)
+    target = "mm" if has_buffer else f"out0.reshape(({A}.shape[0], {B}.shape[1]))"
     lines = [_decorator(), f"def {fn_name}({', '.join(args)}):",
              f"    np.dot({A}, {B}, {target})"]
     epilogue = list(sub.nodes[1:])
@@ -64,3 +64,12 @@ def render_matmul(node, fn_name, has_buffer=False):
                          [f"out{i}" for i in range(len(sub.outputs))])
     return "\n".join(lines) + "\n"
 
+
+def epilogue_dims(node):
+    """The ``dims`` argument of the kernel (loop sizes of the epilogue)."""
+    mm = node.sub.nodes[0]
+    _, _, _, _, _, has_bias = matmul_layout(node)
+    ext = node.sub.inputs[len(mm.inputs):]
+    y = mm.outputs[0]
+    loop_inputs = [y, mm.inputs[2]] if has_bias else [y]
+    return loop_dims(y.shape, loop_inputs + list(ext))
