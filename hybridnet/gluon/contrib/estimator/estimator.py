@@ -183,7 +183,13 @@ class Estimator:
         """Run ``val_data`` through ``val_net`` and update ``val_metrics``.
 
         A MetricHandler and a LoggingHandler for the validation metrics are added unless
-        given. Read the results from ``est.val_metrics`` (each ``metric.get()``).
+        given.
+
+        Returns
+        -------
+        list of (name, value)
+            ``metric.get()`` of every validation metric (MXNet returns None; the values
+            are also in ``est.val_metrics``).
         """
         self._check_data(val_data, "val_data")
         for metric in self.val_metrics:
@@ -200,6 +206,7 @@ class Estimator:
                 h.batch_end(self, batch=batch, pred=pred, label=label, loss=loss)
         for h in epoch_end:
             h.epoch_end(self)
+        return [m.get() for m in self.val_metrics]
 
     def fit(self, train_data, val_data=None, epochs=None, event_handlers=None, batches=None,
             batch_axis=0):
