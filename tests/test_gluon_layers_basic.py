@@ -285,3 +285,12 @@ def test_activation_reprs():
     assert repr(nn.Swish()) == "Swish(beta=1.0)"
     with pytest.raises(HybridnetValueError, match="LeakyReLU: the slope alpha must be >= 0"):
         nn.LeakyReLU(-1)
+
+
+def test_prelu_channel_mismatch_error():
+    layer = nn.PReLU(in_channels=3)
+    layer.initialize()
+    with pytest.raises(ShapeError, match=r"PReLU\(in_channels=3\): input of shape \(2, 4\) has 4 "
+                                         r"channels on axis 1 but the layer has 3 slopes.*"
+                                         r"in_channels=4"):
+        layer(nd.ones((2, 4)))

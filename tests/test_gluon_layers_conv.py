@@ -206,3 +206,36 @@ def test_pooling_errors():
     with pytest.raises(HybridnetValueError, match=r"AvgPool1D: layout must be one of "
                                                   r"\('NCW', 'NWC'\)"):
         nn.AvgPool1D(layout="NCHW")
+
+
+# ---- 3-D ------------------------------------------------------------------------------------
+def test_conv3d_and_transpose_forward_and_grads():
+    x = rand(1, 2, 3, 4, 3)
+    conv = init_layer(nn.Conv3D(2, (2, 3, 2), padding=(1, 0, 1), strides=(1, 1, 2)),
+                      nd.array(x))
+    w, b = _params(conv)
+    assert w.shape == (2, 2, 2, 3, 2)
+    assert_almost_equal(conv(nd.array(x)),
+                        conv_ref(x, w, b, (1, 1, 2), (1, 0, 1), (1, 1, 1), 1).astype(np.float32),
+                        rtol=1e-4, atol=1e-5)
+    check_layer_grads(conv, [x])
+    deconv = init_layer(nn.Conv3DTranspose(2, 2, strides=2), nd.array(x))
+    w, b = _params(deconv)
+    assert_almost_equal(deconv(nd.array(x)),
+                        deconv_ref(x, w, b, (2,) * 3, (0,) * 3, (1,) * 3, (0,) * 3, 1)
+                        .astype(np.float32), rtol=1e-4, atol=1e-5)
+    assert repr(deconv) == "Conv3DTranspose(2 -> 2, kernel_size=(2, 2, 2), stride=(2, 2, 2))"
+
+
+def test_pool3d():
+    x = rand(1, 2, 4, 5, 3)
+    out = nn.MaxPool3D(pool_size=2, strides=(2, 2, 1), ceil_mode=True)(nd.array(x))
+    assert_almost_equal(out, pool_ref(x, (2, 2, 2), (2, 2, 1), (0, 0, 0), "max", True)
+                        .astype(np.float32))
+    out = nn.AvgPool3D(pool_size=(2, 3, 2), padding=1, count_include_pad=False)(nd.array(x))
+    assert_almost_equal(out, pool_ref(x, (2, 3, 2), (2, 3, 2), (1, 1, 1), "avg", False, False)
+                        .astype(np.float32), rtol=1e-5, atol=1e-6)
+    check_layer_grads(nn.AvgPool3D(), [x])
+    assert nn.GlobalMaxPool3D()(nd.array(x)).shape == (1, 2, 1, 1, 1)
+    assert_almost_equal(nn.GlobalAvgPool3D()(nd.array(x)),
+                        x.mean(axis=(2, 3, 4), keepdims=True).astype(np.float32), atol=1e-6)

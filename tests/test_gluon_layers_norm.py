@@ -187,3 +187,31 @@ def test_instancenorm_defaults_repr_and_errors():
     with pytest.raises(ShapeError, match=r"InstanceNorm.*needs a batch axis, a channel axis "
                                          r"and at least one spatial axis"):
         inn(nd.ones((2, 3)))
+
+
+def test_groupnorm_forward_grads_and_repr():
+    x = rand(2, 4, 3, scale=2.0, shift=1.0)
+    gn = init_layer(nn.GroupNorm(num_groups=2), nd.array(x))
+    assert gn.gamma.shape == (2,)                        # Gluon 1.x: one gamma per group
+    gamma, beta = _set_affine(gn, 2)
+    xr = x.reshape(2, 2, -1)
+    ref = (xr - xr.mean(2, keepdims=True)) / np.sqrt(xr.var(2, keepdims=True) + 1e-5)
+    ref = (ref * gamma.reshape(1, 2, 1) + beta.reshape(1, 2, 1)).reshape(x.shape)
+    assert_almost_equal(gn(nd.array(x)), ref.astype(np.float32), rtol=1e-4, atol=1e-5)
+    check_layer_grads(gn, [x], rtol=1e-4, atol=1e-6)
+    assert repr(gn) == "GroupNorm(eps=1e-05, num_groups=2, center=True, scale=True)"
+    with pytest.raises(ShapeError, match=r"GroupNorm.*input of shape \(2, 3\) must have a "
+                                         r"channel axis 1 whose size is a multiple of "
+                                         r"num_groups=2"):
+        gn(nd.ones((2, 3)))
+
+
+def test_batchnorm_relu():
+    x = rand(6, 3).astype(np.float32)
+    bn = init_layer(nn.BatchNormReLU(), nd.array(x))
+    with autograd.record():
+        y = bn(nd.array(x))
+    ones, zeros = np.ones(3), np.zeros(3)
+    ref = np.maximum(norm_ref(x, (0,), ones, zeros, 1e-5, 1), 0)
+    assert_almost_equal(y, ref.astype(np.float32), rtol=1e-4, atol=1e-5)
+    assert repr(bn).startswith("BatchNormReLU(axis=1")

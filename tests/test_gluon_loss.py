@@ -222,3 +222,17 @@ def test_loss_errors():
         gloss.LogisticLoss(label_format="sign")
     with pytest.raises(HybridnetValueError, match="HingeLoss: weight must be a number or None"):
         gloss.HingeLoss(weight="2")
+
+
+def test_sdml_loss():
+    x1, x2 = rng.random((4, 3)), rng.random((4, 3))
+    d = ((x1[:, None] - x2[None]) ** 2).sum(-1)
+    logp = np_log_softmax(-d, axis=1)
+    labels = np.where(np.eye(4) == 1, 0.7, 0.1)
+    ref = (labels * (np.log(labels + 1e-12) - logp)).sum(1)
+    lossfn = gloss.SDMLLoss()
+    assert_almost_equal(lossfn(nd.array(x1), nd.array(x2)), ref.astype(np.float32), rtol=1e-5,
+                        atol=1e-6)
+    check_numeric_gradient(lambda a, b: lossfn(a, b), [x1, x2])
+    with pytest.raises(ShapeError, match="SDMLLoss: x1 and x2 must both be"):
+        lossfn(nd.ones((4, 3)), nd.ones((3, 3)))

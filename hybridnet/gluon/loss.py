@@ -12,7 +12,7 @@ from .block import HybridBlock
 __all__ = ["Loss", "L1Loss", "L2Loss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss", "KLDivLoss", "HuberLoss",
            "HingeLoss", "SquaredHingeLoss", "LogisticLoss", "TripletLoss", "PoissonNLLLoss",
-           "CosineEmbeddingLoss"]
+           "CosineEmbeddingLoss", "SDMLLoss"]
 
 
 class Loss(HybridBlock):
@@ -359,3 +359,29 @@ class CosineEmbeddingLoss(Loss):
         loss = self._weighting(pos + neg, sample_weight)
         return nd.reshape(loss, shape=(-1,)) if loss.ndim == 2 and loss.shape[1] == 1 else \
             self._batch_reduce(loss)
+
+
+class SDMLLoss(Loss):
+    """Smoothed deep metric learning loss (Bonadiman et al., 2019) for paired batches.
+
+    Row ``i`` of ``x1`` should match row ``i`` of ``x2``; every other row of the batch is a
+    negative. With ``d_ij = |x1_i - x2_j|^2`` the loss is the KL divergence between the
+    smoothed identity (``1 - smoothing_parameter`` on the diagonal) and
+    ``softmax(-d_i)``, one value per row. Call: ``loss(x1, x2)``, both (N, D).
+    """
+
+    def __init__(self, smoothing_parameter=0.3, weight=1.0, batch_axis=0, **kwargs):
+        super().__init__(weight, batch_axis, **kwargs)
+        self.kl_loss = KLDivLoss(from_logits=True)
+        self.smoothing_parameter = smoothing_parameter
+
+    def forward(self, x1, x2):
+        if x1.shape != x2.shape or x1.ndim != 2:
+            raise ShapeError(f"SDMLLoss: x1 and x2 must both be (N, D) with the same shape, "
+                             f"got {tuple(x1.shape)} and {tuple(x2.shape)}")
+        n, s = x1.shape[0], self.smoothing_parameter
+        gold = nd.eye(n, dtype=x1.dtype)
+        labels = gold * (1 - s) + (1 - gold) * (s / max(n - 1, 1))
+        diff = nd.expand_dims(x1, axis=1) - nd.expand_dims(x2, axis=0)
+        log_p = nd.log_softmax(-nd.sum(nd.square(diff), axis=2), axis=1)
+        return self._weighting(self.kl_loss(log_p, labels))

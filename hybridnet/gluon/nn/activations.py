@@ -1,6 +1,6 @@
 """Activation layers: Activation, LeakyReLU, PReLU, ELU, SELU, GELU, Swish."""
 from ... import ndarray as nd
-from ...base import HybridnetValueError
+from ...base import HybridnetValueError, ShapeError
 from ..block import HybridBlock
 from ..parameter import Parameter
 
@@ -84,7 +84,14 @@ class PReLU(HybridBlock):
         self.alpha = Parameter("alpha", shape=(in_channels,), init=alpha_initializer)
 
     def forward(self, x):
-        return nd.LeakyReLU(x, self.alpha.data(), act_type="prelu")
+        alpha = self.alpha.data()
+        if alpha.shape[0] != 1 and (x.ndim < 2 or x.shape[1] != alpha.shape[0]):
+            raise ShapeError(
+                f"{self!r}: input of shape {tuple(x.shape)} has "
+                f"{x.shape[1] if x.ndim > 1 else 'no'} channels on axis 1 but the layer has "
+                f"{alpha.shape[0]} slopes; create it with in_channels="
+                f"{x.shape[1] if x.ndim > 1 else 1} (or 1 to share one slope)")
+        return nd.LeakyReLU(x, alpha, act_type="prelu")
 
     def __repr__(self):
         return f"PReLU(in_channels={self.alpha.shape[0]})"

@@ -1,4 +1,4 @@
-"""Normalization layers: BatchNorm, LayerNorm, InstanceNorm."""
+"""Normalization layers: BatchNorm (+ReLU), LayerNorm, InstanceNorm, GroupNorm."""
 import numpy as np
 
 from ... import ndarray as nd
@@ -7,7 +7,7 @@ from ..block import HybridBlock
 from ..parameter import Parameter
 from ._util import feature_mismatch, set_shape
 
-__all__ = ["BatchNorm", "LayerNorm", "InstanceNorm"]
+__all__ = ["BatchNorm", "BatchNormReLU", "LayerNorm", "InstanceNorm", "GroupNorm"]
 
 
 def _check_axis(layer, x, axis):
@@ -98,7 +98,14 @@ class BatchNorm(HybridBlock):
 
     def __repr__(self):
         c = self.gamma.shape[0]
-        return f"BatchNorm({_kw(self._kwargs)}, in_channels={c if c else None})"
+        return f"{type(self).__name__}({_kw(self._kwargs)}, in_channels={c if c else None})"
+
+
+class BatchNormReLU(BatchNorm):
+    """``relu(BatchNorm(x))``; same parameters as ``BatchNorm``."""
+
+    def forward(self, x):
+        return nd.relu(super().forward(x))
 
 
 class LayerNorm(HybridBlock):
@@ -195,3 +202,47 @@ class InstanceNorm(HybridBlock):
 
     def __repr__(self):
         return f"InstanceNorm({_kw(self._kwargs)}, in_channels={self.gamma.shape[0]})"
+
+
+class GroupNorm(HybridBlock):
+    """Group normalization (Wu & He, 2018): channels are split into ``num_groups`` groups,
+    each normalized over its channels and spatial axes per sample.
+
+    As in Gluon 1.x, ``gamma`` and ``beta`` have one value per *group* (shape
+    (num_groups,)).
+
+    Parameters
+    ----------
+    num_groups : int, default 1
+    epsilon : float, default 1e-5
+    center, scale : bool, default True
+    beta_initializer, gamma_initializer : Initializer or str
+    """
+
+    def __init__(self, num_groups=1, epsilon=1e-5, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", prefix=None, params=None):
+        super().__init__(prefix=prefix, params=params)
+        self._num_groups, self._epsilon = int(num_groups), epsilon
+        self._kwargs = {"eps": epsilon, "num_groups": num_groups, "center": center,
+                        "scale": scale}
+        self.gamma = Parameter("gamma", grad_req="write" if scale else "null",
+                               shape=(num_groups,), init=gamma_initializer)
+        self.beta = Parameter("beta", grad_req="write" if center else "null",
+                              shape=(num_groups,), init=beta_initializer)
+
+    def forward(self, x):
+        g = self._num_groups
+        if x.ndim < 2 or x.shape[1] % g:
+            raise ShapeError(f"{self!r}: input of shape {tuple(x.shape)} must have a channel "
+                             f"axis 1 whose size is a multiple of num_groups={g}")
+        xr = nd.reshape(x, shape=(x.shape[0], g, -1))
+        mean = nd.mean(xr, axis=2, keepdims=True)
+        centered = xr - mean
+        var = nd.mean(nd.square(centered), axis=2, keepdims=True)
+        out = centered / nd.sqrt(var + self._epsilon)
+        out = out * nd.reshape(self.gamma.data(), shape=(1, g, 1)) + \
+            nd.reshape(self.beta.data(), shape=(1, g, 1))
+        return nd.reshape(out, shape=x.shape)
+
+    def __repr__(self):
+        return f"GroupNorm({_kw(self._kwargs)})"
