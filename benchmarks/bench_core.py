@@ -64,7 +64,7 @@ def _time(timer, scope, n):
         return timer.timeit(n)
 
 
-def measure(repeats=15, pause_s=0.01):
+def measure(repeats=25, pause_s=0.01):
     """{variant: [us per call, one per repeat]}, variants interleaved within each repeat."""
     variants = _variants()
     numbers = {k: _calls_per_repeat(*v) for k, v in variants.items()}   # also warms up
@@ -76,7 +76,7 @@ def measure(repeats=15, pause_s=0.01):
     return samples, numbers
 
 
-def run(repeats=15):
+def run(repeats=25):
     """Yield one dict per variant: per-call cost in microseconds (median and min)."""
     samples, numbers = measure(repeats)
     numpy_med = statistics.median(samples["numpy"])
