@@ -184,6 +184,9 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
                     _accumulate(node_grads, (id(parent[0]), parent[1]), ig)
             if not retain_graph:
                 node.freed = True
+                release = getattr(node.custom, "release", None)
+                if release is not None:    # a hybridized block frees its saved buffers
+                    release()
                 node.in_data = node.out_data = None
     finally:
         STATE.recording, STATE.training = old

@@ -125,3 +125,31 @@ def test_hybridized_training_reaches_eager_accuracy():
             trainer.step(256)
         accs.append(float((net(x).argmax(axis=1) == y).mean().asscalar()))
     assert accs[0] >= 0.95 and abs(accs[0] - accs[1]) < 0.01
+
+
+def test_no_runtime_allocations_after_warm_up():
+    x, y = _data((10,), n=16)
+    net = _mlp()
+    net.initialize()
+    net.hybridize()
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    loss_fn.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    for step in range(110):
+        if step == 10:
+            before = jit.stats()["allocations"]
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(16)
+    assert jit.stats()["allocations"] == before
+
+
+def test_outputs_kept_by_the_caller_are_never_overwritten():
+    net = _mlp()
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((3, 10))
+    kept = [net(x * i) for i in range(6)]           # more live outputs than the ring holds
+    for i, out in enumerate(kept):
+        np.testing.assert_allclose(out.asnumpy(), net(x * i).asnumpy(), rtol=1e-6)

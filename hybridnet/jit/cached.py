@@ -249,3 +249,7 @@ class _BackwardRunner:
         heads = [g._data for g in gs]
         grads = iter(tr.bwd_exec(heads + res))
         return [wrap(next(grads)) if w else None for w in self.wrt]
+
+    def release(self):
+        """Drop the saved forward values once the graph is freed (retain_graph=False)."""
+        self.feeds = self.saved = None

@@ -4,7 +4,10 @@ from .interpret import interpret
 
 __all__ = ["Executable", "STATS"]
 
-STATS = {"trace_count": 0, "compile_count": 0, "fallbacks": 0, "graph_breaks": 0}
+# Process-wide counters. ``allocations`` counts buffers the compiled runtime allocates
+# (kernel outputs); NumPy-rule ops (reductions, conv, indexing) allocate their own results.
+STATS = {"trace_count": 0, "compile_count": 0, "fallbacks": 0, "graph_breaks": 0,
+         "allocations": 0}
 
 
 class Executable:
