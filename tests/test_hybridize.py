@@ -231,3 +231,16 @@ def test_keyword_arguments_are_traced_as_inputs():
     report = jit.inspect(loss)
     assert "sample_weight=f32[4,1]" in report.entries[0].signature
     assert report.entries[0].traced is not None        # traced, not an eager fallback
+
+
+def test_list_of_arrays_argument_is_traced_not_baked_in():
+    class Sum2(gluon.HybridBlock):
+        def forward(self, xs):
+            return xs[0] * 2 + xs[1]
+    net = Sum2()
+    net.hybridize()
+    assert net([nd.ones((2,)), nd.ones((2,))]).asnumpy().tolist() == [3.0, 3.0]
+    assert net([nd.ones((2,)) * 5, nd.zeros((2,))]).asnumpy().tolist() == [10.0, 10.0]
+    assert jit.counters(net)["trace_count"] == 1
+    assert net([nd.ones((3,)), nd.ones((3,))]).shape == (3,)      # new shapes: retrace
+    assert jit.counters(net)["trace_count"] == 2

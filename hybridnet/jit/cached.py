@@ -25,6 +25,9 @@ class Signature:
         for a in args:
             if isinstance(a, NDArray):
                 items.append(("array", a.shape, a._data.dtype.str))
+            elif _is_array_seq(a):
+                items.append(("seq", type(a).__name__,
+                              tuple((x.shape, x._data.dtype.str) for x in a)))
             else:
                 items.append(("static", _static_key(a)))
         self.items = tuple(items)
@@ -65,6 +68,34 @@ class Signature:
             else:
                 out.append(f"input{i} {a[1:]}→{b[1:]}")
         return ", ".join(out) or "first call"
+
+
+def _is_array_seq(a):
+    return isinstance(a, (list, tuple)) and len(a) > 0 and all(isinstance(x, NDArray) for x in a)
+
+
+def _leaves(args):
+    """The NDArrays of ``args`` in order: top-level ones and those inside lists/tuples."""
+    out = []
+    for a in args:
+        if isinstance(a, NDArray):
+            out.append(a)
+        elif _is_array_seq(a):
+            out.extend(a)
+    return out
+
+
+def _replace_leaves(args, new):
+    it = iter(new)
+    out = []
+    for a in args:
+        if isinstance(a, NDArray):
+            out.append(next(it))
+        elif _is_array_seq(a):
+            out.append(type(a)(next(it) for _ in a))
+        else:
+            out.append(a)
+    return out
 
 
 def _static_key(a):
@@ -117,14 +148,10 @@ class CachedGraph:
 
     # ---- building --------------------------------------------------------------
     def _trace(self, sig, args):
-        arrays = [a for a in args if isinstance(a, NDArray)]
-        positions = [i for i, a in enumerate(args) if isinstance(a, NDArray)]
+        arrays = _leaves(args)
 
         def call(*traced):
-            full = list(args)
-            for i, t in zip(positions, traced):
-                full[i] = t
-            return self._call_fn(full, sig.keys)
+            return self._call_fn(_replace_leaves(args, traced), sig.keys)
         old_training = STATE.training
         STATE.training = sig.training
         old_rec = STATE.recording
@@ -171,7 +198,7 @@ class CachedGraph:
         elif entry == "eager":
             return self._call_fn(args, keys)
         self.last_sig = sig
-        arrays = [a for a in args if isinstance(a, NDArray)]
+        arrays = _leaves(args)
         feeds = entry.feeds(arrays)
         inputs = arrays + [p._data for p in entry.params] + list(entry.captured)
         if STATE.recording:
