@@ -37,7 +37,10 @@ def fuse_matmul(graph):
         y = n.outputs[0]
         users = consumers.get(id(y), [])
         epi = None
+        # An epilogue is absorbed once: when several GEMMs feed one group (summed weight
+        # gradients of an unrolled RNN), a second absorption would drop the first GEMM.
         if (len(users) == 1 and id(y) not in outputs and users[0].op == "fused_elementwise"
+                and id(users[0]) not in replace
                 and users[0].outputs and users[0].outputs[0].shape == y.shape
                 and all(v.shape == y.shape for v in users[0].outputs)
                 and users[0].inputs.count(y) == 1):
