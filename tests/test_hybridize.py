@@ -244,3 +244,57 @@ def test_list_of_arrays_argument_is_traced_not_baked_in():
     assert jit.counters(net)["trace_count"] == 1
     assert net([nd.ones((3,)), nd.ones((3,))]).shape == (3,)      # new shapes: retrace
     assert jit.counters(net)["trace_count"] == 2
+
+
+def _break_codegen(monkeypatch):
+    from hybridnet.jit.codegen import driver
+
+    def boom(node, name):
+        raise RuntimeError("simulated codegen failure")
+    monkeypatch.setattr(driver, "render_fused", boom)
+
+
+class Fusable(gluon.HybridBlock):
+    def forward(self, x):
+        return (x * 3 + 1).relu()
+
+
+def test_compile_failure_falls_back_to_interpreter_with_one_warning(monkeypatch):
+    _break_codegen(monkeypatch)
+    before = jit.stats()["fallbacks"]
+    net = Fusable()
+    net.hybridize()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        a = net(nd.array([1.0, -2.0]))
+        b = net(nd.array([2.0, -3.0]))
+    assert a.asnumpy().tolist() == [4.0, 0.0] and b.asnumpy().tolist() == [7.0, 0.0]
+    msgs = [str(x.message) for x in w if "compiling a graph failed" in str(x.message)]
+    assert len(msgs) == 1 and "simulated codegen failure" in msgs[0]
+    assert jit.stats()["fallbacks"] == before + 1
+
+
+def test_strict_env_turns_compile_failure_into_error(monkeypatch):
+    _break_codegen(monkeypatch)
+    monkeypatch.setenv("HYBRIDNET_STRICT", "1")
+    net = Fusable()
+    net.hybridize()
+    with pytest.raises(HybridnetError, match="HYBRIDNET_STRICT=1"):
+        net(nd.array([1.0]))
+
+
+def test_inspection_shows_graphs_kernels_and_timings():
+    jit.set_profiling(True)
+    try:
+        net = Fusable()
+        net.hybridize()
+        net(nd.ones((4,)))
+        net(nd.ones((4,)))
+    finally:
+        jit.set_profiling(False)
+    text = str(jit.inspect(net))
+    assert "traced:" in text and "fused_elementwise" in text and "def kernel(" in text
+    (src,) = jit.kernel_sources(net)
+    assert "np.float32(3.0)" in src
+    (t,) = jit.timings(net)
+    assert t["calls"] == 2 and t["seconds"] > 0
