@@ -9,6 +9,7 @@ when the message arrives, so the slot is free for the next batch right away.
 Arrays that do not fit (or hold Python objects) are pickled through the pipe
 instead, which is also the fallback when shared mappings are unavailable.
 """
+import math
 import mmap
 import pickle
 import traceback
@@ -100,7 +101,7 @@ def unpack(obj, slot):
         if obj.off < 0:
             a = obj.a
         else:
-            count = int(np.prod(obj.shape, dtype=np.int64))
+            count = math.prod(obj.shape)
             a = np.frombuffer(slot, np.dtype(obj.dtype), count, obj.off).reshape(obj.shape).copy()
         return wrap(a) if obj.nd else a
     if type(obj) is list:
