@@ -38,7 +38,21 @@ def flat(out):
 
 
 def _fresh(v):
-    return nd.array(v, dtype=v.dtype) if isinstance(v, np.ndarray) else v
+    """A new NDArray for every array (also inside lists: RNN states); others as they are."""
+    if isinstance(v, np.ndarray):
+        return nd.array(v, dtype=v.dtype)
+    if type(v) in (list, tuple):
+        return type(v)(_fresh(x) for x in v)
+    return v
+
+
+def _arrays(key, v):
+    """(key, NDArray) pairs of an input; arrays inside a list get keys (key, j)."""
+    if isinstance(v, nd.NDArray):
+        return [(key, v)]
+    if type(v) in (list, tuple):
+        return [kv for j, x in enumerate(v) for kv in _arrays((key, j), x)]
+    return []
 
 
 def _np(x):
@@ -55,8 +69,8 @@ def _run(block, inputs, kwargs, train, no_grad, seed, batch_size):
     for s in range(STEPS):
         xs = [_fresh(v) for v in inputs]
         kw = {k: _fresh(v) for k, v in kwargs.items()}
-        arrays = [(i, x) for i, x in enumerate(xs) if isinstance(x, nd.NDArray)]
-        arrays += [(k, x) for k, x in kw.items() if isinstance(x, nd.NDArray)]
+        arrays = [kv for i, x in enumerate(xs) for kv in _arrays(i, x)]
+        arrays += [kv for k, x in kw.items() for kv in _arrays(k, x)]
         for i, x in arrays:
             if i not in no_grad:
                 x.attach_grad()
@@ -96,7 +110,7 @@ def check_hybrid(block, inputs, kwargs=None, modes=("train", "predict"), no_grad
     ----------
     block : HybridBlock
         Freshly constructed (not yet initialized, not hybridized).
-    inputs : list of np.ndarray or Python values
+    inputs : list of np.ndarray, lists of them, or Python values
         Arrays become fresh NDArrays each call (same dtype); other values pass as is.
     kwargs : dict, optional
         Keyword inputs (the bridge runs those calls eagerly: ``expect_compiled=False``).

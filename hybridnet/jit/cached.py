@@ -26,8 +26,7 @@ class Signature:
             if isinstance(a, NDArray):
                 items.append(("array", a.shape, a._data.dtype.str))
             elif _is_array_seq(a):
-                items.append(("seq", type(a).__name__,
-                              tuple((x.shape, x._data.dtype.str) for x in a)))
+                items.append(("seq", type(a).__name__, _seq_key(a)))
             else:
                 items.append(("static", _static_key(a)))
         self.items = tuple(items)
@@ -70,8 +69,18 @@ class Signature:
         return ", ".join(out) or "first call"
 
 
+# Lists/tuples holding NDArrays at any depth, next to other values (``[h, None]``,
+# ``[[h, c]]``), are walked recursively: their arrays are graph inputs keyed by
+# shape/dtype, never by printed value (a repr key reused a stale captured array).
 def _is_array_seq(a):
-    return isinstance(a, (list, tuple)) and len(a) > 0 and all(isinstance(x, NDArray) for x in a)
+    return isinstance(a, (list, tuple)) and any(
+        isinstance(x, NDArray) or _is_array_seq(x) for x in a)
+
+
+def _seq_key(a):
+    return tuple((x.shape, x._data.dtype.str) if isinstance(x, NDArray) else
+                 (type(x).__name__, _seq_key(x)) if _is_array_seq(x) else _static_key(x)
+                 for x in a)
 
 
 def _leaves(args):
@@ -81,21 +90,20 @@ def _leaves(args):
         if isinstance(a, NDArray):
             out.append(a)
         elif _is_array_seq(a):
-            out.extend(a)
+            out.extend(_leaves(a))
     return out
 
 
 def _replace_leaves(args, new):
     it = iter(new)
-    out = []
-    for a in args:
+
+    def rebuild(a):
         if isinstance(a, NDArray):
-            out.append(next(it))
-        elif _is_array_seq(a):
-            out.append(type(a)(next(it) for _ in a))
-        else:
-            out.append(a)
-    return out
+            return next(it)
+        if _is_array_seq(a):
+            return type(a)([rebuild(x) for x in a])
+        return a
+    return [rebuild(a) for a in args]
 
 
 def _static_key(a):
