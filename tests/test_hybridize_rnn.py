@@ -209,3 +209,33 @@ def test_list_argument_is_read_every_call_not_baked_in(pack):
     out = net(x, pack(nd.array(b), nd.ones((2000,))))
     np.testing.assert_array_equal(out.asnumpy(), b)
     assert net._cached.trace_count == 1     # same shapes: no retrace
+
+
+class Gluon1Cell(rnn.HybridRecurrentCell):
+    """A user cell written the Gluon 1.x way: ``hybrid_forward(F, x, states, **params)``
+    returning ``(output, [new_state])`` (a nested result)."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self._hidden = hidden
+        self.i2h_weight = gluon.Parameter("i2h_weight", shape=(hidden, C))
+        self.h2h_weight = gluon.Parameter("h2h_weight", shape=(hidden, hidden))
+
+    def state_info(self, batch_size=0):
+        return [{"shape": (batch_size, self._hidden), "__layout__": "NC"}]
+
+    def hybrid_forward(self, F, x, states, i2h_weight, h2h_weight):
+        h = F.tanh(F.dot(x, i2h_weight, transpose_b=True) +
+                   F.dot(states[0], h2h_weight, transpose_b=True))
+        return h * 2, [h]
+
+
+def test_gluon1_user_cell_with_nested_result_hybridized():
+    check_hybrid(Gluon1Cell(H), [_x(N, C), [_x(N, H, seed=1)]])
+    check_hybrid(Stepper(Gluon1Cell(H)), [_x(N, T, C)])
+    cell = Gluon1Cell(H)
+    cell.initialize()
+    cell.hybridize()
+    out, states = cell(nd.ones((N, C)), [nd.zeros((N, H))])
+    assert isinstance(states, list) and len(states) == 1
+    np.testing.assert_allclose(out.asnumpy(), 2 * states[0].asnumpy(), rtol=1e-6)

@@ -106,6 +106,15 @@ def _replace_leaves(args, new):
     return [rebuild(a) for a in args]
 
 
+def _result(entry, outs):
+    """The outputs in the structure the traced forward returned them."""
+    if entry.single:
+        return outs[0]
+    if entry.nested is None:
+        return tuple(outs)
+    return type(entry.nested)(_replace_leaves(entry.nested, outs))
+
+
 def _static_key(a):
     try:
         hash(a)
@@ -123,6 +132,7 @@ class _Entry:
         self.captured = [x for _, x in tracer.captured]
         self.aux = [p for p, _ in tracer.aux_updates]
         self.single = single
+        self.nested = None     # the forward's result with nested lists ((out, [h, c])), if so
         self.n_args = n_args
         self.n_out = len(graph.outputs) - len(self.aux)
         self.infer = None
@@ -158,8 +168,15 @@ class CachedGraph:
     def _trace(self, sig, args):
         arrays = _leaves(args)
 
+        nested = []
+
         def call(*traced):
-            return self._call_fn(_replace_leaves(args, traced), sig.keys)
+            out = self._call_fn(_replace_leaves(args, traced), sig.keys)
+            # (out, [h, c]) -> flat graph outputs; _result rebuilds the structure.
+            if isinstance(out, (list, tuple)) and any(_is_array_seq(o) for o in out):
+                nested.append(out)
+                return tuple(_leaves(out))
+            return out
         old_training = STATE.training
         STATE.training = sig.training
         old_rec = STATE.recording
@@ -173,7 +190,9 @@ class CachedGraph:
         if self.last_sig is not None:
             log.info("%s: retracing (%s)", self.name, sig.diff(self.last_sig))
         graph.renumber()
-        return _Entry(graph, tracer, single, len(arrays))
+        entry = _Entry(graph, tracer, single, len(arrays))
+        entry.nested = nested[0] if nested else None
+        return entry
 
     def _compile(self, graph, count=True):
         """Optimize and compile; a training graph's forward+backward pair counts once."""
@@ -213,14 +232,14 @@ class CachedGraph:
             wrt = tuple(x._node is not None or x._var for x in inputs)
             if any(wrt):
                 outs = self._run_train(entry, feeds, inputs, wrt)
-                return outs[0] if entry.single else tuple(outs)
+                return _result(entry, outs)
         if entry.infer is None:
             entry.infer = self._compile(entry.graph)
         res = entry.infer(feeds)
         ctx = arrays[0]._ctx if arrays else None
         outs = [wrap(r, ctx) for r in res[:entry.n_out]]
         self._write_aux(entry, res[entry.n_out:])
-        return outs[0] if entry.single else tuple(outs)
+        return _result(entry, outs)
 
     def _graph_break(self, err, sig, args):
         STATS["graph_breaks"] += 1
