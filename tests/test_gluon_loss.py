@@ -236,3 +236,44 @@ def test_sdml_loss():
     check_numeric_gradient(lambda a, b: lossfn(a, b), [x1, x2])
     with pytest.raises(ShapeError, match="SDMLLoss: x1 and x2 must both be"):
         lossfn(nd.ones((4, 3)), nd.ones((3, 3)))
+
+
+def _ctc_brute_force(logits, label):
+    """-log sum over every path (C**T of them) that collapses to ``label``; blank = C-1."""
+    import itertools
+    t_len, c = logits.shape
+    logp = np_log_softmax(logits, axis=1)
+    total = 0.0
+    for path in itertools.product(range(c), repeat=t_len):
+        collapsed = [k for i, k in enumerate(path) if (i == 0 or k != path[i - 1])]
+        if [k for k in collapsed if k != c - 1] == list(label):
+            total += np.exp(sum(logp[i, k] for i, k in enumerate(path)))
+    return -np.log(total)
+
+
+def test_ctc_loss_vs_path_enumeration():
+    t_len, c = 5, 3
+    pred = rand(3, t_len, c)                               # NTC
+    labels = [[0, 1], [1, 1], [0]]
+    padded = np.array([lab + [-1] * (2 - len(lab)) for lab in labels], dtype=float)
+    ref = np.array([_ctc_brute_force(pred[i], labels[i]) for i in range(3)])
+    lossfn = gloss.CTCLoss()
+    assert_almost_equal(lossfn(nd.array(pred), nd.array(padded)), ref.astype(np.float32),
+                        rtol=1e-5, atol=1e-5)
+    # TNC layout, explicit label lengths and shorter predictions.
+    tnc = gloss.CTCLoss(layout="TNC", weight=2.0)
+    lens = np.array([5, 4, 3.0])
+    ref_len = np.array([_ctc_brute_force(pred[i, :int(lens[i])], labels[i]) for i in range(3)])
+    out = tnc(nd.array(pred.transpose(1, 0, 2)), nd.array(np.where(padded < 0, 0, padded)),
+              nd.array(lens), nd.array([2, 2, 1.0]))
+    assert_almost_equal(out, (2 * ref_len).astype(np.float32), rtol=1e-5, atol=1e-5)
+    check_numeric_gradient(lambda p: lossfn(p, nd.array(padded, dtype="float64")), [pred],
+                           rtol=1e-5, atol=1e-7)
+
+
+def test_ctc_loss_errors():
+    with pytest.raises(HybridnetValueError, match="CTCLoss: layout must be 'NTC' or 'TNC'"):
+        gloss.CTCLoss(layout="NCT")
+    with pytest.raises(ShapeError, match=r"CTCLoss: label must be \(batch, label_length\) in "
+                                         r"layout NT for a batch of 2, got shape \(3, 2\)"):
+        gloss.CTCLoss()(nd.ones((2, 4, 3)), nd.ones((3, 2)))

@@ -12,7 +12,7 @@ from .block import HybridBlock
 __all__ = ["Loss", "L1Loss", "L2Loss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss", "KLDivLoss", "HuberLoss",
            "HingeLoss", "SquaredHingeLoss", "LogisticLoss", "TripletLoss", "PoissonNLLLoss",
-           "CosineEmbeddingLoss", "SDMLLoss"]
+           "CosineEmbeddingLoss", "SDMLLoss", "CTCLoss"]
 
 
 class Loss(HybridBlock):
@@ -385,3 +385,45 @@ class SDMLLoss(Loss):
         diff = nd.expand_dims(x1, axis=1) - nd.expand_dims(x2, axis=0)
         log_p = nd.log_softmax(-nd.sum(nd.square(diff), axis=2), axis=1)
         return self._weighting(self.kl_loss(log_p, labels))
+
+
+class CTCLoss(Loss):
+    """Connectionist Temporal Classification loss (per sample negative log-likelihood).
+
+    Parameters
+    ----------
+    layout : {'NTC', 'TNC'}, default 'NTC'
+        Layout of ``pred``; the last class (index C-1) is the blank.
+    label_layout : {'NT', 'TN'}, default 'NT'
+    weight : float or None
+
+    Call: ``loss(pred, label, pred_lengths=None, label_lengths=None, sample_weight=None)``.
+    ``label`` holds class indices in [0, C-2] padded with -1 (or give ``label_lengths``);
+    ``pred_lengths`` gives each sequence's number of valid steps. Returns shape (N,).
+    """
+
+    def __init__(self, layout="NTC", label_layout="NT", weight=None, **kwargs):
+        if layout not in ("NTC", "TNC"):
+            raise HybridnetValueError(f"CTCLoss: layout must be 'NTC' or 'TNC', got {layout!r}")
+        if label_layout not in ("NT", "TN"):
+            raise HybridnetValueError(f"CTCLoss: label_layout must be 'NT' or 'TN', got "
+                                      f"{label_layout!r}")
+        super().__init__(weight, label_layout.find("N"), **kwargs)
+        self._layout, self._label_layout = layout, label_layout
+
+    def forward(self, pred, label, pred_lengths=None, label_lengths=None, sample_weight=None):
+        from ._ctc import ctc_loss
+        if pred.ndim != 3:
+            raise ShapeError(f"CTCLoss: pred must be 3-D in layout {self._layout}, got shape "
+                             f"{tuple(pred.shape)}")
+        if self._layout == "NTC":
+            pred = nd.swapaxes(pred, 0, 1)
+        label = _as_nd(label, pred)
+        if self._batch_axis == 1:
+            label = nd.swapaxes(label, 0, 1)
+        if label.ndim != 2 or label.shape[0] != pred.shape[1]:
+            raise ShapeError(f"CTCLoss: label must be (batch, label_length) in layout "
+                             f"{self._label_layout} for a batch of {pred.shape[1]}, got shape "
+                             f"{tuple(label.shape)}")
+        loss = ctc_loss(pred, label, pred_lengths, label_lengths)
+        return self._weighting(loss, sample_weight)
