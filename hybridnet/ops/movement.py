@@ -6,6 +6,8 @@ same rule traces into backward IR. Results that NumPy would return as a strided
 view (transpose, flip) are made contiguous: MXNet copies there, and compiled
 kernels want C-contiguous inputs. Reshape stays a view, like MXNet's.
 """
+import math
+
 import numpy as np
 
 from ..base import HybridnetValueError, ShapeError
@@ -118,8 +120,8 @@ def reshape_target(in_shape, shape, reverse=False):
         else:
             out.append(t)
             j += 1
-    size = int(np.prod(in_shape))
-    known = int(np.prod(out))
+    size = math.prod(in_shape)
+    known = math.prod(out)
     if infer is not None:
         if known == 0 or size % known:
             raise ShapeError(f"reshape: cannot reshape array of shape {in_shape} (size {size}) "
