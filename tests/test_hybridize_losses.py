@@ -42,9 +42,16 @@ SW = _x(3, 1, seed=9, low=0.5, high=2.0)       # one weight per sample, broadcas
 
 def _sample_weight(name, pred):
     """One weight per sample, shaped to broadcast against the elementwise loss."""
-    if name == "triplet":                        # its loss is already (N,) when weighted
+    if name == "triplet" or name.startswith("ctc"):   # their loss is (N,) when weighted
         return SW.reshape(3)
     return SW.reshape((3,) + (1,) * (pred.ndim - 1))
+
+
+def _positional(name, inputs):
+    """``inputs`` + sample_weight in its positional slot."""
+    if name == "ctc":
+        inputs = inputs + [None, None]             # pred_lengths, label_lengths
+    return inputs + [_sample_weight(name, inputs[0])]
 # (id, factory, inputs without sample_weight, no_grad positions)
 CASES = [
     ("l2", lambda: gloss.L2Loss(), [_x(3, 4), _x(3, 4, seed=1)], ()),
@@ -87,7 +94,15 @@ CASES = [
                                           np.float32)], ()),
     ("cosine_embedding", lambda: gloss.CosineEmbeddingLoss(margin=0.1),
      [_x(3, 4), _x(3, 4, seed=1), _signs(3)], ()),
+    ("sdml", lambda: gloss.SDMLLoss(), [_x(3, 4), _x(3, 4, seed=1)], ()),
+    ("ctc", lambda: gloss.CTCLoss(),
+     [_x(3, 4, 4), np.array([[0, 1, -1], [2, -1, -1], [1, 1, 2]], np.float32)], (1,)),
+    ("ctc_tnc_lengths", lambda: gloss.CTCLoss(layout="TNC", label_layout="TN"),
+     [_x(4, 3, 4), np.array([[0, 2, 1], [1, 0, 1]], np.float32),
+      np.array([4, 3, 2], np.float32), np.array([2, 1, 1], np.float32)], (1, 2, 3)),
 ]
+NO_SAMPLE_WEIGHT = {"sdml"}          # SDMLLoss(x1, x2) takes no sample_weight (as Gluon)
+SW_CASES = [c for c in CASES if c[0] not in NO_SAMPLE_WEIGHT]
 
 
 @pytest.mark.parametrize("make,inputs,no_grad", [c[1:] for c in CASES],
@@ -96,9 +111,9 @@ def test_loss_eager_equals_hybridized(make, inputs, no_grad):
     check_hybrid(make(), inputs, no_grad=no_grad)
 
 
-@pytest.mark.parametrize("name,make,inputs,no_grad", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,make,inputs,no_grad", SW_CASES, ids=[c[0] for c in SW_CASES])
 def test_loss_positional_sample_weight_hybridized(name, make, inputs, no_grad):
-    check_hybrid(make(), inputs + [_sample_weight(name, inputs[0])], no_grad=no_grad)
+    check_hybrid(make(), _positional(name, inputs), no_grad=no_grad)
 
 
 def test_sample_weight_shape_error_suggests_a_broadcastable_shape():
@@ -109,7 +124,7 @@ def test_sample_weight_shape_error_suggests_a_broadcastable_shape():
         gloss.L1Loss()(nd.ones((3, 2, 2)), nd.ones((3, 2, 2)), nd.ones((3, 1)))
 
 
-@pytest.mark.parametrize("name,make,inputs,no_grad", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,make,inputs,no_grad", SW_CASES, ids=[c[0] for c in SW_CASES])
 def test_loss_keyword_sample_weight_hybridized(name, make, inputs, no_grad):
     check_hybrid(make(), inputs, kwargs={"sample_weight": _sample_weight(name, inputs[0])},
                  no_grad=no_grad)
