@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax as np_log_softmax
 
-import hybridnet as mx
 from hybridnet import autograd, nd
 from hybridnet.base import HybridnetValueError, ShapeError
 from hybridnet.gluon import loss as gloss

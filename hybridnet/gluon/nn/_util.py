@@ -1,7 +1,7 @@
 """Helpers shared by the nn layers: tuple arguments, shape checks with layer-named errors."""
 from ...base import HybridnetValueError, ShapeError
 
-__all__ = ["as_tuple", "set_shape", "layer_error", "feature_mismatch"]
+__all__ = ["as_tuple", "set_shape", "feature_mismatch"]
 
 
 def as_tuple(value, n, what, layer):
@@ -37,7 +37,3 @@ def feature_mismatch(layer, what, expected, actual, x_shape, hint):
     return ShapeError(
         f"{layer!r}: input of shape {tuple(x_shape)} has {what} {actual}, but the layer "
         f"expects {what} {expected} (from its weight). {hint}")
-
-
-def layer_error(layer, msg):
-    return HybridnetValueError(f"{type(layer).__name__}: {msg}")
