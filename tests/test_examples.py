@@ -142,3 +142,17 @@ def test_real_mnist_files_are_used_when_present(tmp_path):
     assert not missing.real and "synthetic stand-in" in missing.source
     assert str(tmp_path / "nothing") in missing.source
     assert missing.train_images.shape == (10, 28, 28, 1)
+
+
+def test_readme_example_runs(capsys):
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## A 20-line example"):]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start:section.index("\n```", start)]
+    assert "net.hybridize()" in code and "trainer.step" in code
+    np.random.seed(0)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    losses = [float(v) for v in re.findall(r"epoch \d: loss ([\d.]+)", out)]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert float(re.search(r"accuracy ([\d.]+)", out).group(1)) > 0.7
