@@ -117,3 +117,11 @@ def test_matmul_result_read_twice_is_not_fused_into_one_epilogue():
         return y.relu(), y * 2 + 1.0
     opt, _ = _compile_and_compare(f, [(3, 4), (4, 2)])
     assert any(n.op == "fused_matmul" for n in opt.nodes)
+
+
+def test_epilogue_reading_a_gemm_operand_and_exposing_two_outputs():
+    def f(x, h, w, b):
+        a = nd.tanh(nd.FullyConnected(x, w, b, num_hidden=2) + nd.FullyConnected(h, w, b, num_hidden=2))
+        return a + x, a
+    opt, _ = _compile_and_compare(f, [(3, 2), (3, 2), (2, 2), (2,)])
+    assert [n.op for n in opt.nodes] == ["fused_matmul", "fused_matmul"]

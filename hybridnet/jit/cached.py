@@ -200,7 +200,13 @@ class CachedGraph:
             self.compile_count += 1
             STATS["compile_count"] += 1
         from .codegen import compile_graph
-        return compile_graph(optimize(graph))
+        from .codegen.driver import fallback
+        from .verify import IRError, verify
+        try:
+            opt = verify(optimize(graph), check_types=False)
+        except IRError as e:     # a pass bug must never reach the user: run the traced graph
+            return fallback(graph, e)
+        return compile_graph(opt)
 
     # ---- calling -----------------------------------------------------------------
     def _call_fn(self, flat, keys):

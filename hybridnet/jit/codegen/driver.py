@@ -22,7 +22,7 @@ from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
 from .elementwise import HELPERS, loop_dims, render_fused
-from .matmul import epilogue_dims, matmul_layout, render_matmul
+from .matmul import epilogue_dims, epilogue_inputs, matmul_layout, render_matmul
 from .kernel_cache import load_kernel_module
 
 __all__ = ["compile_graph", "CompiledGraph", "set_profiling", "Kernel"]
@@ -201,14 +201,13 @@ class CompiledGraph:
     def _matmul_args(n, ins):
         """Driver expressions for a fused_matmul kernel's (a, b, [bias], ext...)."""
         rows, k, _, _, _, has_bias = matmul_layout(n)
-        n_mm = len(n.sub.nodes[0].inputs)
         if n.sub.nodes[0].op == "_fully_connected":
             args = [f"{ins[0]}.reshape({rows}, {k})", f"_c({ins[1]})"]
             if has_bias:
                 args.append(f"{ins[2]}.reshape(-1)")
         else:
             args = [f"_c({ins[0]})", f"_c({ins[1]})"]
-        return args + [f"{a}.reshape(-1)" for a in ins[n_mm:]]
+        return args + [f"{ins[i]}.reshape(-1)" for i in epilogue_inputs(n)]
 
     def __call__(self, feeds):
         return self._fn(feeds)
@@ -248,13 +247,14 @@ class _FirstCallGuard:
         except HybridnetError:
             raise
         except Exception as e:  # numba typing/lowering errors surface on the first call
-            self.impl = _fallback(self.impl.graph, e)
+            self.impl = fallback(self.impl.graph, e)
             out = self.impl(feeds)
         self.checked = True
         return out
 
 
-def _fallback(graph, err):
+def fallback(graph, err):
+    """The interpreter for ``graph``, after one warning (an error with HYBRIDNET_STRICT=1)."""
     STATS["fallbacks"] += 1
     if os.environ.get("HYBRIDNET_STRICT") == "1":
         raise HybridnetError(f"hybridize: compiling the graph failed ({type(err).__name__}: "
@@ -275,4 +275,4 @@ def compile_graph(graph, donate=None):
     except HybridnetError:
         raise
     except Exception as e:
-        return _fallback(graph, e)
+        return fallback(graph, e)

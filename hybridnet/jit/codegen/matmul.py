@@ -3,7 +3,7 @@ followed by the bias add and the fused epilogue in one loop, in one Numba functi
 from ..ir import Node, Value
 from .elementwise import _decorator, loop_dims, render_loop
 
-__all__ = ["render_matmul", "matmul_layout", "epilogue_dims"]
+__all__ = ["render_matmul", "matmul_layout", "epilogue_dims", "epilogue_inputs"]
 
 
 def matmul_layout(node):
@@ -22,19 +22,40 @@ def matmul_layout(node):
     return rows, k, n, ta, tb, False
 
 
-def render_matmul(node, fn_name, has_buffer=False):
-    """Source of ``fn_name(dims, a, b, [bias], ext..., [mm], out...)``.
+def epilogue_inputs(node):
+    """Positions (in ``node.inputs``) of the values the epilogue reads elementwise.
 
-    By default the GEMM writes straight into ``out0`` and the epilogue then runs in
-    place (each element is read before it is written); ``has_buffer`` gives the GEMM
-    a separate buffer ``mm`` instead.
+    A value may be both a GEMM operand and an epilogue input (``tanh(x @ W) + x``);
+    the kernel then gets it twice: as the 2-D operand and as a flat array.
+    """
+    sub = node.sub
+    mm = sub.nodes[0]
+    y = mm.outputs[0]
+    produced = {id(o) for n in sub.nodes[1:] for o in n.outputs}
+    pos = {id(v): i for i, v in enumerate(sub.inputs)}
+    out, seen = [], set()
+    for n in sub.nodes[1:]:
+        for v in n.inputs:
+            if v is y or id(v) in produced or id(v) in seen:
+                continue
+            seen.add(id(v))
+            out.append(pos[id(v)])
+    return out
+
+
+def render_matmul(node, fn_name, has_buffer=False):
+    """Source of ``fn_name(dims, a, b, [bias], f<i>..., [mm], out...)``.
+
+    ``f<i>`` is the flat view of ``node.inputs[i]`` for each position from
+    ``epilogue_inputs``. By default the GEMM writes straight into ``out0`` and the
+    epilogue then runs in place (each element is read before it is written);
+    ``has_buffer`` gives the GEMM a separate buffer ``mm`` instead.
     """
     sub = node.sub
     mm = sub.nodes[0]
     rows, k, n, ta, tb, has_bias = matmul_layout(node)
-    n_mm_in = len(mm.inputs)
-    ext = sub.inputs[n_mm_in:]
-    args = ["dims", "a", "b"] + (["bias"] if has_bias else []) + [f"e{i}" for i in range(len(ext))]
+    flat = epilogue_inputs(node)
+    args = ["dims", "a", "b"] + (["bias"] if has_bias else []) + [f"f{i}" for i in flat]
     args += (["mm"] if has_buffer else []) + [f"out{i}" for i in range(len(sub.outputs))]
     A = "a.T" if ta else "a"
     B = "b.T" if tb else "b"
@@ -46,16 +67,15 @@ def render_matmul(node, fn_name, has_buffer=False):
     loop_inputs, loop_names = [], []
     if has_bias:
         raw = Value(-1, y.shape, y.dtype)
-        bias_v = mm.inputs[2]
-        add = Node("add", [raw, bias_v], [y])
-        loop_inputs += [raw, bias_v]
+        add = Node("add", [raw, mm.inputs[2]], [y])
+        loop_inputs += [raw, mm.inputs[2]]
         loop_names += ["mmf", "bias"]
         epilogue.insert(0, add)
     else:
         loop_inputs.append(y)
         loop_names.append("mmf")
-    loop_inputs += ext
-    loop_names += [f"e{i}" for i in range(len(ext))]
+    loop_inputs += [sub.inputs[i] for i in flat]
+    loop_names += [f"f{i}" for i in flat]
     if not epilogue:
         return "\n".join(lines) + "\n"
     src_buf = "mm" if has_buffer else "out0"
@@ -69,7 +89,7 @@ def epilogue_dims(node):
     """The ``dims`` argument of the kernel (loop sizes of the epilogue)."""
     mm = node.sub.nodes[0]
     _, _, _, _, _, has_bias = matmul_layout(node)
-    ext = node.sub.inputs[len(mm.inputs):]
+    ext = [node.sub.inputs[i] for i in epilogue_inputs(node)]
     y = mm.outputs[0]
     loop_inputs = [y, mm.inputs[2]] if has_bias else [y]
-    return loop_dims(y.shape, loop_inputs + list(ext))
+    return loop_dims(y.shape, loop_inputs + ext)
