@@ -125,3 +125,38 @@ def test_epilogue_reading_a_gemm_operand_and_exposing_two_outputs():
         return a + x, a
     opt, _ = _compile_and_compare(f, [(3, 2), (3, 2), (2, 2), (2,)])
     assert [n.op for n in opt.nodes] == ["fused_matmul", "fused_matmul"]
+
+
+def _max_pool_fwd_bwd(kernel, stride, pad, conv):
+    from hybridnet.ops._util import call
+
+    def f(x, g):
+        y = nd.Pooling(x, kernel=kernel, stride=stride, pad=pad, pool_type="max",
+                       pooling_convention=conv)
+        dx = call("_pool_max_grad", g, x, kernel=kernel, stride=stride, pad=pad,
+                  pooling_convention=conv)
+        return y, dx
+    return f
+
+
+@pytest.mark.parametrize("kernel,stride,pad,conv", [
+    ((2, 2), (2, 2), (0, 0), "valid"), ((3, 3), (2, 2), (1, 1), "valid"),
+    ((3, 3), (2, 2), (0, 0), "full"), ((2, 3), (1, 2), (1, 0), "full")])
+def test_max_pool_kernels_match_interpreter(kernel, stride, pad, conv):
+    f = _max_pool_fwd_bwd(kernel, stride, pad, conv)
+    y = nd.Pooling(nd.ones((2, 3, 7, 6)), kernel=kernel, stride=stride, pad=pad,
+                   pooling_convention=conv)
+    _, exe = _compile_and_compare(f, [(2, 3, 7, 6), y.shape])
+    assert len(exe.kernels) == 2
+
+
+def test_max_pool_gradient_ties_go_to_the_first_maximum():
+    f = _max_pool_fwd_bwd((2, 2), (1, 1), (0, 0), "valid")
+    x = np.array([[[[1, 1, 0], [1, 1, 0], [0, 0, 0]]]], np.float32)
+    g = np.ones((1, 1, 2, 2), np.float32)
+    graph, _, _ = trace_function(f, [nd.array(x), nd.array(g)])
+    got = compile_graph(optimize(graph))([x, g])
+    want = interpret(graph, [x, g])
+    np.testing.assert_array_equal(got[1], want[1])
+    # Each 2x2 window's first maximum (row-major) takes that window's gradient.
+    np.testing.assert_array_equal(got[1][0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])

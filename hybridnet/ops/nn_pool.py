@@ -122,7 +122,8 @@ def _pooling_vjp(g, ins, out, **attrs):
     return (call("_pool_avg_grad", g, in_size=tuple(x.shape[2:]), **attrs),)
 
 
-register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule))
+register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule,
+            kernel=lambda node: _kernels().max_pool_kernel(node)))
 
 
 def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention="valid"):
@@ -150,7 +151,13 @@ def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention=
 
 
 register(Op("_pool_max_grad", "opaque", _pool_max_grad, None,
-            lambda shapes, dtypes, **a: [(tuple(shapes[1]), np.dtype(dtypes[0]))]))
+            lambda shapes, dtypes, **a: [(tuple(shapes[1]), np.dtype(dtypes[0]))],
+            kernel=lambda node: _kernels().max_pool_grad_kernel(node)))
+
+
+def _kernels():
+    from . import nn_pool_kernels
+    return nn_pool_kernels
 
 
 def _pool_avg_grad(grad, in_size=(), kernel=(), pool_type="avg", stride=(), pad=(),

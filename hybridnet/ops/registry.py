@@ -18,6 +18,10 @@ An ``Op`` holds all of an operator's rules side by side (JAX's ``lax`` style):
   output returns a bare array, with several a tuple.
 * ``expr`` — for elementwise ops, a scalar expression template over ``{0}``,
   ``{1}`` ... and attrs (``{scalar}``) that the code generator renders.
+* ``kernel`` — for other ops, an optional kernel builder ``kernel(node) -> source``
+  of a Numba function ``kernel(in0, ..., out0, ...)`` over C-contiguous N-D arrays
+  (or None when that node's shapes/attrs are not handled); the JIT then calls it
+  instead of the NumPy forward.
 """
 import inspect
 
@@ -38,11 +42,11 @@ KINDS = ("elementwise", "reduce", "matmul", "movement", "opaque")
 class Op:
     __slots__ = ("name", "kind", "forward", "vjp", "shape_rule", "expr", "num_outputs",
                  "variadic", "arg_names", "attr_defaults", "canon", "differentiable",
-                 "random", "doc", "nondiff_args")
+                 "random", "doc", "nondiff_args", "kernel")
 
     def __init__(self, name, kind, forward, vjp=None, shape_rule=None, expr=None,
                  num_outputs=1, canon=None, differentiable=True, random=False,
-                 nondiff_args=()):
+                 nondiff_args=(), kernel=None):
         if kind not in KINDS:
             raise ValueError(f"op {name}: kind must be one of {KINDS}, got {kind!r}")
         self.name, self.kind, self.forward, self.vjp = name, kind, forward, vjp
@@ -51,6 +55,7 @@ class Op:
         self.differentiable = differentiable and vjp is not None
         self.random = random            # draws from hybridnet.random's generator
         self.nondiff_args = frozenset(nondiff_args)  # e.g. labels, indices
+        self.kernel = kernel            # codegen hint for non-elementwise ops
         self.doc = forward.__doc__
         # Public signature comes from the NumPy forward's parameters.
         params = list(inspect.signature(forward).parameters.values())

@@ -78,6 +78,11 @@ def _take(ring, shape, dtype, getrefcount=sys.getrefcount):
     return buf
 
 
+def _cc(x):
+    """C-contiguous, copying only when needed."""
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
 def _c(x):
     """C- or F-contiguous (what Numba's np.dot accepts), copying only when needed."""
     if x.flags.c_contiguous or x.flags.f_contiguous:
@@ -105,7 +110,7 @@ class CompiledGraph:
 
     def _build(self):
         g = self.graph
-        env = {"np": np, "_fix": _fix, "_c": _c, "_take": _take}
+        env = {"np": np, "_fix": _fix, "_c": _c, "_cc": _cc, "_take": _take}
         names = {}
         lines = ["def run(feeds):"]
         if g.inputs:
@@ -179,8 +184,26 @@ class CompiledGraph:
                 args += [f"{o}.reshape(-1)" for o in outs]
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
-            fname = f"f{idx}"
             op = OPS[n.op]
+            src = op.kernel(n) if op.kernel is not None and n.sub is None else None
+            if src is not None:
+                # An op with its own Numba kernel (pooling ...): C-contiguous N-D arrays.
+                kname = f"k{len(self.kernels)}"
+                mod = load_kernel_module(_HEADER + f"# from {n.loc}\n" + src)
+                kern = Kernel(kname, src, n.loc, mod.kernel)
+                self.kernels.append(kern)
+                env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
+                outs = []
+                for v in n.outputs:
+                    name = fresh(v)
+                    env["s_" + name], env["d_" + name] = v.shape, v.dtype
+                    env["r_" + name] = []
+                    lines.append(f"    {name} = _take(r_{name}, s_{name}, d_{name})")
+                    outs.append(name)
+                args = [f"_cc({a})" for a in ins] + outs
+                lines.append(f"    {kname}({', '.join(args)})")
+                continue
+            fname = f"f{idx}"
             env[fname] = functools.partial(op.forward, **n.attrs) if n.attrs else op.forward
             outs = [fresh(v) for v in n.outputs]
             call = f"{fname}({', '.join(ins)})"
