@@ -35,27 +35,25 @@ def max_pool_kernel(node):
                                                     a["pooling_convention"]):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
+    # Row-wise: for each window tap, one pass over the output row (vectorisable max).
     return _HEAD + f"""def kernel(x, out):
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     for n in range(N):
         for c in range(C):
             for oh in range(OH):
-                h0 = oh * {sh} - {ph}
-                for ow in range(OW):
-                    w0 = ow * {sw} - {pw}
-                    m = {low}
-                    for i in range({kh}):
-                        h = h0 + i
-                        if h < 0 or h >= H:
-                            continue
-                        for j in range({kw}):
-                            w = w0 + j
-                            if w >= 0 and w < W:
-                                v = x[n, c, h, w]
-                                if v > m:
-                                    m = v
-                    out[n, c, oh, ow] = m
+                row = out[n, c, oh]
+                row[:] = {low}
+                for i in range({kh}):
+                    h = oh * {sh} - {ph} + i
+                    if h < 0 or h >= H:
+                        continue
+                    xr = x[n, c, h]
+                    for j in range({kw}):
+                        lo = max(0, ({pw} - j + {sw - 1}) // {sw})
+                        hi = min(OW, (W - 1 + {pw} - j) // {sw} + 1)
+                        for ow in range(lo, hi):
+                            row[ow] = max(row[ow], xr[ow * {sw} - {pw} + j])
 """
 
 
@@ -65,31 +63,35 @@ def max_pool_grad_kernel(node):
     if not _eligible(x, a["kernel"], a["stride"], a["pad"], a["pooling_convention"]):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
+    # Per output row: running best value and flat input position over the taps in
+    # row-major order (strictly greater wins: ties keep the first), then scatter.
     return _HEAD + f"""def kernel(g, x, dx):
     N, C, H, W = x.shape
     OH, OW = g.shape[2], g.shape[3]
     dx[:] = 0
+    best = np.empty(OW, x.dtype)
+    pos = np.empty(OW, np.int64)
     for n in range(N):
         for c in range(C):
             for oh in range(OH):
-                h0 = oh * {sh} - {ph}
+                best[:] = {low}
+                pos[:] = -1
+                for i in range({kh}):
+                    h = oh * {sh} - {ph} + i
+                    if h < 0 or h >= H:
+                        continue
+                    xr = x[n, c, h]
+                    for j in range({kw}):
+                        lo = max(0, ({pw} - j + {sw - 1}) // {sw})
+                        hi = min(OW, (W - 1 + {pw} - j) // {sw} + 1)
+                        for ow in range(lo, hi):
+                            v = xr[ow * {sw} - {pw} + j]
+                            if pos[ow] < 0 or v > best[ow]:
+                                best[ow] = v
+                                pos[ow] = h * W + ow * {sw} - {pw} + j
+                dxf = dx[n, c].reshape(-1)
+                gr = g[n, c, oh]
                 for ow in range(OW):
-                    w0 = ow * {sw} - {pw}
-                    m = {low}
-                    bh = -1
-                    bw = -1
-                    for i in range({kh}):
-                        h = h0 + i
-                        if h < 0 or h >= H:
-                            continue
-                        for j in range({kw}):
-                            w = w0 + j
-                            if w >= 0 and w < W:
-                                v = x[n, c, h, w]
-                                if bh < 0 or v > m:
-                                    m = v
-                                    bh = h
-                                    bw = w
-                    if bh >= 0:
-                        dx[n, c, bh, bw] += g[n, c, oh, ow]
+                    if pos[ow] >= 0:
+                        dxf[pos[ow]] += gr[ow]
 """
