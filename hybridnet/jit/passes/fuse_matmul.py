@@ -55,7 +55,10 @@ def fuse_matmul(graph):
         inputs = list(n.inputs) + [v for v in ext if v not in n.inputs]
         sub = Graph(list(inputs), [n] + list(epi.sub.nodes), list(epi.outputs), {})
         fused = Node("fused_matmul", inputs, list(epi.outputs), dict(n.attrs),
-                     ", ".join(x for x in (n.loc, epi.loc) if x), sub)
+                     # each file:line once (as fuse.py): the loc is part of the kernel's
+                     # source, so "a:1, a:1" vs "a:1" would compile one kernel twice
+                     ", ".join(sorted({p for x in (n.loc, epi.loc) if x
+                                       for p in x.split(", ")})), sub)
         fused.attrs["matmul"] = n.op
         absorbed.add(id(n))
         replace[id(epi)] = fused
