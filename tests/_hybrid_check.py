@@ -59,6 +59,13 @@ def _np(x):
     return None if x is None else x.asnumpy().copy()
 
 
+def _call(block, inputs, kwargs):
+    # One call site for every call: traced nodes are tagged with the caller's file:line,
+    # which is part of each kernel's source, so train- and predict-mode graphs of a
+    # mode-independent block share their compiled kernels.
+    return flat(block(*inputs, **kwargs))
+
+
 def _run(block, inputs, kwargs, train, no_grad, seed, batch_size):
     """3 recorded steps (+ Trainer.step) and a plain call; returns everything observed."""
     params = block.collect_params()
@@ -76,7 +83,7 @@ def _run(block, inputs, kwargs, train, no_grad, seed, batch_size):
                 x.attach_grad()
         mx.random.seed(seed + s)
         with autograd.record(train_mode=train):
-            outs = flat(block(*xs, **kw))
+            outs = _call(block, xs, kw)
             # sum(out * random head) is a head gradient that also works when an output
             # is an input itself (Dropout in predict mode is the identity).
             rng = np.random.default_rng(seed + 10 * s)
@@ -91,8 +98,8 @@ def _run(block, inputs, kwargs, train, no_grad, seed, batch_size):
         if trainer is not None:
             trainer.step(batch_size)
     mx.random.seed(seed + 99)
-    plain = [_np(o) for o in flat(block(*[_fresh(v) for v in inputs],
-                                       **{k: _fresh(v) for k, v in kwargs.items()}))]
+    plain = [_np(o) for o in _call(block, [_fresh(v) for v in inputs],
+                                   {k: _fresh(v) for k, v in kwargs.items()})]
     after = {k: _np(p.data()) for k, p in params.items()}
     return steps, plain, after
 
