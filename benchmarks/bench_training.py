@@ -17,6 +17,7 @@ Measures (DESIGN.md section 6; issues 3 and 5):
     python benchmarks/run.py training                       # full size
     HYBRIDNET_BENCH_QUICK=1 python benchmarks/run.py training   # reduced sizes
     python benchmarks/bench_training.py --quick             # same, without run.py's header
+    python benchmarks/bench_training.py --chart run.jsonl chart.png   # chart a run's output
 
 Reduced sizes (quick, or HYBRIDNET_BENCH_MLP_IMAGES / HYBRIDNET_BENCH_LENET_IMAGES)
 time fewer images and report the time scaled to 60,000 images ("extrapolated": true).
@@ -401,7 +402,47 @@ def run():
     yield from one_op_block()
 
 
+def chart(jsonl, png):
+    """Bar chart of the epoch measures in a run.py output file (needs matplotlib)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [json.loads(line) for line in open(jsonl) if line.strip()]
+    head = next((r for r in rows if r.get("header")), {})
+    order = ["eager", "hybridized", "torch_eager", "torch_eager_1thread", "numpy_gemm_floor"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, measure, title in zip(axes, ("mlp_epoch", "lenet_epoch"),
+                                  ("MLP 784-256-10", "LeNet")):
+        got = {r["variant"]: r for r in rows if r.get("measure") == measure}
+        names = [v for v in order if v in got]
+        meds = [got[v]["median"] for v in names]
+        bars = ax.bar(range(len(names)), meds, color=["C0", "C1", "C2", "C2", "C7"][:len(names)])
+        for i, v in enumerate(names):
+            if v == "torch_eager_1thread":
+                bars[i].set_hatch("//")
+        mins = [got[v]["min"] for v in names]
+        ax.scatter(range(len(names)), mins, marker="_", s=300, color="k", zorder=3,
+                   label="min of repeats")
+        ax.bar_label(bars, labels=[f"{m:.2f}\nmin {n:.2f}" for m, n in zip(meds, mins)],
+                     fontsize=7)
+        ax.set_ylim(0, max(meds) * 1.22)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([n.replace("_", "\n", 1) for n in names], fontsize=8)
+        extra = " (extrapolated)" if any(got[v].get("extrapolated") for v in names) else ""
+        ax.set_title(f"{title}: s per epoch, median of repeats{extra}", fontsize=9)
+    fig.suptitle(f"hybridnet training, 60,000 images, batch 128 - {head.get('cpu_model')}, "
+                 f"{head.get('cpu_cores')} cores, {str(head.get('time', ''))[:10]}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
+    if "--chart" in sys.argv[1:]:      # --chart RUN.jsonl OUT.png
+        i = sys.argv.index("--chart")
+        chart(sys.argv[i + 1], sys.argv[i + 2])
+        sys.exit()
     if "--quick" in sys.argv[1:]:
         os.environ["HYBRIDNET_BENCH_QUICK"] = "1"
     sys.path.insert(0, str(ROOT))

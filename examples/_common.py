@@ -112,6 +112,7 @@ def chart(args, name, title, eager_times, hybrid_times):
     ax.set_xlabel("epoch")
     ax.set_ylabel("seconds")
     ax.set_xticks(epochs)
+    ax.set_xlim(0.4, len(epochs) + 0.6)
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
