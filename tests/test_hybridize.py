@@ -298,3 +298,22 @@ def test_inspection_shows_graphs_kernels_and_timings():
     assert "np.float32(3.0)" in src
     (t,) = jit.timings(net)
     assert t["calls"] == 2 and t["seconds"] > 0
+
+
+def test_array_attribute_reassigned_between_calls_is_read_fresh():
+    class Masked(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.mask = nd.array([1.0, 0.0])
+
+        def forward(self, x):
+            return x * self.mask
+    net = Masked()
+    net.hybridize()
+    assert net(nd.ones((2,))).asnumpy().tolist() == [1.0, 0.0]
+    net.mask = nd.array([0.0, 3.0])               # a new object, same shape
+    assert net(nd.ones((2,))).asnumpy().tolist() == [0.0, 3.0]
+    net.mask[:] = 5.0                             # written in place
+    assert net(nd.ones((2,))).asnumpy().tolist() == [5.0, 5.0]
+    net.mask = nd.array([1.0])                    # another shape: retraced, still right
+    assert net(nd.ones((2,))).asnumpy().tolist() == [1.0, 1.0]

@@ -7,6 +7,20 @@ def _params_ready(block):
     return all(p._data is not None for p in block.collect_params().values())
 
 
+def _attribute_getter(root, array):
+    """If ``array`` is an attribute of a block in ``root``'s tree, a getter that re-reads
+    it (so ``block.mask = new_array`` between calls is seen); else None."""
+    from ..ndarray.ndarray import NDArray
+    stack = [root]
+    while stack:
+        b = stack.pop()
+        for name, value in vars(b).items():
+            if value is array and isinstance(value, NDArray):
+                return lambda b=b, name=name: getattr(b, name, None)
+        stack.extend(b._children.values())
+    return None
+
+
 def call_hybridized(block, args, kwargs):
     from .block import Block
     if STATE.tracer is not None:
@@ -19,5 +33,6 @@ def call_hybridized(block, args, kwargs):
             return Block.__call__(block, *args, **kwargs)
         cg = block._cached = CachedGraph(lambda *a, **k: Block.__call__(block, *a, **k),
                                          name=type(block).__name__,
-                                         strict=block._hybrid_flags.get("strict", False))
+                                         strict=block._hybrid_flags.get("strict", False),
+                                         capture_resolver=lambda x: _attribute_getter(block, x))
     return cg(*args, **kwargs)

@@ -130,6 +130,7 @@ class _Entry:
         self.graph = graph
         self.params = [p for _, p in tracer.params]
         self.captured = [x for _, x in tracer.captured]
+        self.capture_getters = [None] * len(self.captured)
         self.aux = [p for p, _ in tracer.aux_updates]
         self.single = single
         self.nested = None     # the forward's result with nested lists ((out, [h, c])), if so
@@ -139,9 +140,24 @@ class _Entry:
         self.train = None      # the most recent training build (for inspection)
         self.trains = {}       # which inputs need gradients -> _Train
 
-    def feeds(self, arrays):
+    def current_captures(self):
+        """The captured arrays as they are now: an attribute the forward read (``self.mask``)
+        is re-read every call, so assigning a new array is seen; None when one of them now
+        has another shape/dtype (the caller retraces)."""
+        if not any(self.capture_getters):
+            return self.captured
+        out = []
+        for old, get in zip(self.captured, self.capture_getters):
+            cur = get() if get is not None else old
+            if not isinstance(cur, NDArray) or cur.shape != old.shape \
+                    or cur._data.dtype != old._data.dtype:
+                return None
+            out.append(cur)
+        return out
+
+    def feeds(self, arrays, captured):
         return ([a._data for a in arrays] + [p._data._data for p in self.params]
-                + [c._data for c in self.captured])
+                + [c._data for c in captured])
 
 
 class _Train:
@@ -153,8 +169,11 @@ class _Train:
 class CachedGraph:
     """Compile-once-per-signature runner for ``fn(*args)``; ``fn`` may read Parameters."""
 
-    def __init__(self, fn, name="block", strict=False):
+    def __init__(self, fn, name="block", strict=False, capture_resolver=None):
         self.fn = fn
+        # capture_resolver(ndarray) -> zero-argument getter of where the forward found it
+        # (e.g. a block attribute), or None for a value that cannot change.
+        self.capture_resolver = capture_resolver
         self.name = name
         self.strict = strict
         self.entries = {}
@@ -192,6 +211,8 @@ class CachedGraph:
         graph.renumber()
         entry = _Entry(graph, tracer, single, len(arrays))
         entry.nested = nested[0] if nested else None
+        if self.capture_resolver is not None:
+            entry.capture_getters = [self.capture_resolver(x) for x in entry.captured]
         return entry
 
     def _compile(self, graph, count=True):
@@ -230,10 +251,14 @@ class CachedGraph:
             self.signatures[sig.key] = sig
         elif entry == "eager":
             return self._call_fn(args, keys)
+        captured = entry.current_captures()
+        if captured is None:                # a captured attribute changed shape: retrace
+            del self.entries[sig.key]
+            return self(*args[:len(args) - len(keys)], **dict(zip(keys, args[len(args) - len(keys):])))
         self.last_sig = sig
         arrays = _leaves(args)
-        feeds = entry.feeds(arrays)
-        inputs = arrays + [p._data for p in entry.params] + list(entry.captured)
+        feeds = entry.feeds(arrays, captured)
+        inputs = arrays + [p._data for p in entry.params] + list(captured)
         if STATE.recording:
             wrt = tuple(x._node is not None or x._var for x in inputs)
             if any(wrt):
