@@ -317,3 +317,14 @@ def test_array_attribute_reassigned_between_calls_is_read_fresh():
     assert net(nd.ones((2,))).asnumpy().tolist() == [5.0, 5.0]
     net.mask = nd.array([1.0])                    # another shape: retraced, still right
     assert net(nd.ones((2,))).asnumpy().tolist() == [1.0, 1.0]
+
+
+def test_forward_hooks_run_once_per_call_when_hybridized():
+    net = _init(Chain())
+    seen = []
+    net.register_forward_pre_hook(lambda b, a: seen.append("pre"))
+    net.register_forward_hook(lambda b, a, o: seen.append(o.shape))
+    net.hybridize()
+    for _ in range(3):
+        net(nd.ones((2, 4)), nd.ones((3,)))
+    assert seen == ["pre", (2,)] * 3

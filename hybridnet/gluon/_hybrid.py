@@ -22,6 +22,7 @@ def _attribute_getter(root, array):
 
 
 def call_hybridized(block, args, kwargs):
+    """Run ``block`` through its CachedGraph (forward hooks run around the compiled call)."""
     from .block import Block
     if STATE.tracer is not None:
         # Nested inside an outer trace: inline this block's forward into the outer graph.
@@ -31,8 +32,13 @@ def call_hybridized(block, args, kwargs):
         if not _params_ready(block):
             # Deferred init needs one eager call to learn shapes; the answer is the eager one.
             return Block.__call__(block, *args, **kwargs)
-        cg = block._cached = CachedGraph(lambda *a, **k: Block.__call__(block, *a, **k),
+        cg = block._cached = CachedGraph(lambda *a, **k: Block._call_forward(block, a, k),
                                          name=type(block).__name__,
                                          strict=block._hybrid_flags.get("strict", False),
                                          capture_resolver=lambda x: _attribute_getter(block, x))
-    return cg(*args, **kwargs)
+    for hook in list(block._forward_pre_hooks.values()):
+        hook(block, args)
+    out = cg(*args, **kwargs)
+    for hook in list(block._forward_hooks.values()):
+        hook(block, args, out)
+    return out

@@ -12,6 +12,7 @@ import warnings
 from collections import OrderedDict
 
 from .. import ndarray as nd
+from .._state import STATE
 from ..base import DeferredInitError, HybridnetValueError, ShapeError
 from .parameter import Parameter, ParameterDict, _known, init_error
 
@@ -282,17 +283,21 @@ class Block:
         if self._forward_pre_hooks:
             for hook in list(self._forward_pre_hooks.values()):
                 hook(self, args)
-        try:
-            if not self._params_ready:
-                self._prepare_params(args)
-            out = self.forward(*args, **kwargs)
-        except (DeferredInitError, ShapeError) as e:
-            self._rename_error(e)
-            raise
+        out = self._call_forward(args, kwargs)
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):
                 hook(self, args, out)
         return out
+
+    def _call_forward(self, args, kwargs):
+        """``forward`` after first-call shape inference, without hooks."""
+        try:
+            if not self._params_ready:
+                self._prepare_params(args)
+            return self.forward(*args, **kwargs)
+        except (DeferredInitError, ShapeError) as e:
+            self._rename_error(e)
+            raise
 
     def _rename_error(self, e):
         """Re-render a parameter error with the name relative to this (outer) block."""
@@ -413,6 +418,11 @@ class HybridBlock(Block):
 
     def __call__(self, *args, **kwargs):
         if self._active:
+            cg = self._cached
+            if self._forward_hooks or self._forward_pre_hooks:
+                cg = None                       # hooks run around the compiled call
+            if cg is not None and STATE.tracer is None:
+                return cg(*args, **kwargs)      # compiled graph: the hot path
             from ._hybrid import call_hybridized
             return call_hybridized(self, args, kwargs)
         return super().__call__(*args, **kwargs)

@@ -72,6 +72,21 @@ class Signature:
 # Lists/tuples holding NDArrays at any depth, next to other values (``[h, None]``,
 # ``[[h, c]]``), are walked recursively: their arrays are graph inputs keyed by
 # shape/dtype, never by printed value (a repr key reused a stale captured array).
+def _fast_key(args):
+    """(mode, shape, dtype, ...) of all-NDArray args, or None: the fast path's cache key."""
+    try:
+        if len(args) == 1:
+            d = args[0]._data
+            return (STATE.training, d.shape, d.dtype)
+        key = [STATE.training]
+        for a in args:
+            d = a._data
+            key += (d.shape, d.dtype)
+        return tuple(key)
+    except AttributeError:
+        return None
+
+
 def _is_array_seq(a):
     return isinstance(a, (list, tuple)) and any(
         isinstance(x, NDArray) or _is_array_seq(x) for x in a)
@@ -177,6 +192,7 @@ class CachedGraph:
         self.name = name
         self.strict = strict
         self.entries = {}
+        self._fast = {}          # (mode, shapes, dtypes) -> entry, for plain inference calls
         self.signatures = {}
         self.last_sig = None
         self.trace_count = 0
@@ -237,6 +253,22 @@ class CachedGraph:
         return self.fn(*flat[:n], **dict(zip(keys, flat[n:])))
 
     def __call__(self, *args, **kwargs):
+        # Fast path: unrecorded call, arrays only, a signature seen before and compiled.
+        if not kwargs and not STATE.recording and self._fast:
+            entry = self._fast.get(_fast_key(args))
+            if entry is not None:
+                feeds = [a._data for a in args]
+                if entry.params:
+                    feeds += [p._data._data for p in entry.params]
+                if entry.captured:
+                    feeds += [c._data for c in entry.captured]
+                res = entry.infer_direct(feeds)
+                ctx = args[0]._ctx if args else None
+                if entry.aux:
+                    self._write_aux(entry, res[entry.n_out:])
+                if entry.single and entry.nested is None:
+                    return wrap(res[0], ctx)
+                return _result(entry, [wrap(r, ctx) for r in res[:entry.n_out]])
         keys = tuple(sorted(kwargs))
         if keys:
             args = tuple(args) + tuple(kwargs[k] for k in keys)
@@ -254,6 +286,7 @@ class CachedGraph:
         captured = entry.current_captures()
         if captured is None:                # a captured attribute changed shape: retrace
             del self.entries[sig.key]
+            self._fast.clear()
             return self(*args[:len(args) - len(keys)], **dict(zip(keys, args[len(args) - len(keys):])))
         self.last_sig = sig
         arrays = _leaves(args)
@@ -264,9 +297,14 @@ class CachedGraph:
             if any(wrt):
                 outs = self._run_train(entry, feeds, inputs, wrt)
                 return _result(entry, outs)
-        if entry.infer is None:
+        first = entry.infer is None
+        if first:
             entry.infer = self._compile(entry.graph)
         res = entry.infer(feeds)
+        if first and not keys and all(isinstance(a, NDArray) for a in args) \
+                and not any(entry.capture_getters):
+            entry.infer_direct = getattr(entry.infer, "direct", None) or entry.infer
+            self._fast[_fast_key(args)] = entry
         ctx = arrays[0]._ctx if arrays else None
         outs = [wrap(r, ctx) for r in res[:entry.n_out]]
         self._write_aux(entry, res[entry.n_out:])

@@ -249,7 +249,12 @@ class _Interpreted:
 
 
 class _FirstCallGuard:
-    """Runs the compiled graph; if its first call fails to compile, fall back once."""
+    """Runs the compiled graph; if its first call fails to compile, fall back once.
+
+    ``direct`` is the bare driver function once the first call succeeded (hot paths
+    call it without this wrapper)."""
+
+    direct = None
 
     def __init__(self, compiled):
         self.impl = compiled
@@ -273,6 +278,7 @@ class _FirstCallGuard:
             self.impl = fallback(self.impl.graph, e)
             out = self.impl(feeds)
         self.checked = True
+        self.direct = getattr(self.impl, "_fn", None) or self.impl
         return out
 
 
