@@ -36,6 +36,7 @@ def configure():
     n = int(os.environ.get("HYBRIDNET_BLAS_THREADS", "1"))
     if n > 0 and not _LIMITER:
         try:
+            import numpy  # noqa: F401  (loads NumPy's OpenBLAS, else the limit misses it)
             from threadpoolctl import threadpool_limits
             _LIMITER.append(threadpool_limits(limits=n, user_api="blas"))
         except Exception:  # threadpoolctl missing or no BLAS found: nothing to pin
