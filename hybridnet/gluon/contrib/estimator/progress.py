@@ -1,6 +1,7 @@
 """A tqdm progress bar per epoch: batches, loss, metrics and samples/s (hybridnet addition;
 MXNet's Estimator only logs)."""
 import os
+import shutil
 import sys
 import time
 
@@ -64,9 +65,11 @@ class ProgressBarHandler(TrainBegin, EpochBegin, BatchEnd, EpochEnd, TrainEnd):
         desc = f"Epoch {self._epoch}"
         if estimator.max_epoch:
             desc = f"Epoch {self._epoch + 1}/{estimator.max_epoch}"
+        # a pty that reports a 0x0 size makes tqdm hide the bar; shutil falls back to 80x24
+        size = shutil.get_terminal_size()
         self._bar = tqdm(total=self._total(estimator), desc=desc, unit="batch",
                          file=self.file or sys.stderr, disable=self.disable, leave=True,
-                         dynamic_ncols=True)
+                         ncols=size.columns or 100, nrows=size.lines or 24)
         self._samples, self._t0, self._last = 0, time.perf_counter(), 0.0
 
     def _postfix(self):
@@ -74,7 +77,8 @@ class ProgressBarHandler(TrainBegin, EpochBegin, BatchEnd, EpochEnd, TrainEnd):
         for m in self.metrics or []:
             name, value = m.get()
             for n, v in (zip(name, value) if isinstance(name, list) else [(name, value)]):
-                items[n.replace("training ", "")] = f"{v:.4f}"
+                if v == v:     # NaN before the first update: leave it out
+                    items[n.replace("training ", "")] = f"{v:.4g}"
         dt = time.perf_counter() - self._t0
         items["samples/s"] = f"{self._samples / dt:,.0f}" if dt > 0 else "-"
         return items
