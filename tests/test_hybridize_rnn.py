@@ -11,7 +11,9 @@ from hybridnet.gluon import rnn
 
 from _hybrid_check import check_hybrid
 
-N, T, C, H = 2, 3, 2, 3
+# T=2 keeps one recurrent step (gradients flow back through h) and compiles far fewer
+# distinct kernels than T=3 (each step of an unrolled backward is its own fused kernel).
+N, T, C, H = 2, 2, 2, 3
 
 
 def _x(*shape, seed=0):
@@ -132,7 +134,7 @@ def test_cell_unrolled_inside_a_block(make, x):
 
 
 def test_unroll_with_valid_length():
-    valid = np.array([3, 1], np.float32)
+    valid = np.array([2, 1], np.float32)
     check_hybrid(Unroller(rnn.LSTMCell(H)), [_x(N, T, C), valid], no_grad=(1,))
     # ResidualCell masks its own skip connection (LSTM again: its kernels are shared).
     check_hybrid(Unroller(rnn.ResidualCell(rnn.LSTMCell(C))), [_x(N, T, C), valid],
