@@ -111,7 +111,10 @@ def _close(a, b, what, rtol, atol):
 def check_hybrid(block, inputs, kwargs=None, modes=("train", "predict"), no_grad=(),
                  init=None, seed=0, rtol=RTOL, atol=ATOL, expect_compiled=True,
                  batch_size=None):
-    """Assert eager == hybridized for ``block(*inputs, **kwargs)``; returns ``block``.
+    """Assert eager == hybridized for ``block(*inputs, **kwargs)``.
+
+    Returns ``{(hybridized, mode): (steps, plain_outputs, params_after)}`` where
+    ``steps`` holds per step ``(outputs, input grads, param grads)`` as NumPy arrays.
 
     Parameters
     ----------
@@ -178,4 +181,4 @@ def check_hybrid(block, inputs, kwargs=None, modes=("train", "predict"), no_grad
             _close(a, b, f"{mode}: plain call output {j}", rtol, atol)
         for k in e_after:
             _close(e_after[k], h_after[k], f"{mode}: {k} after {STEPS} steps", rtol, atol)
-    return block
+    return results

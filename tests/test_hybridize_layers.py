@@ -78,7 +78,6 @@ CASES = [
     ("global_maxpool3d", lambda: nn.GlobalMaxPool3D(), [_x(2, 2, 2, 2, 3)], {}),
     ("global_avgpool3d", lambda: nn.GlobalAvgPool3D(), [_x(2, 2, 2, 2, 3)], {}),
     ("reflection_pad2d", lambda: nn.ReflectionPad2D(1), [_x(1, 2, 3, 3)], {}),
-    ("batchnorm", lambda: nn.BatchNorm(), [_x(4, 3, 2)], {}),
     ("batchnorm_last_axis_no_affine", lambda: nn.BatchNorm(axis=-1, center=False,
                                                            scale=False, momentum=0.5),
      [_x(4, 3)], {}),
@@ -127,6 +126,28 @@ def test_activation_eager_equals_hybridized(act):
     check_hybrid(nn.Activation(act), [_x(3, 4)])
 
 
+def test_batchnorm_running_stats_move_in_train_mode_only():
+    """The running statistics compared after 3 steps really were updated (train mode)."""
+    res = check_hybrid(nn.BatchNorm(momentum=0.5), [_x(4, 3, 2) + 1])
+    for hybrid in (False, True):
+        trained, predicted = res[hybrid, "train"][2], res[hybrid, "predict"][2]
+        assert np.all(np.abs(trained["running_mean"]) > 0.1)
+        assert not np.allclose(trained["running_var"], 1)
+        np.testing.assert_array_equal(predicted["running_mean"], 0)
+        np.testing.assert_array_equal(predicted["running_var"], 1)
+
+
+def test_dropout_masks_really_drop_in_train_mode():
+    """Eager and compiled masks agree (checked), and they are masks: zeros and 2x values."""
+    x = np.abs(_x(6, 5)) + 0.5
+    res = check_hybrid(nn.Dropout(0.5), [x])
+    for hybrid in (False, True):
+        out = res[hybrid, "train"][0][0][0][0]
+        assert 0 < np.sum(out == 0) < out.size
+        np.testing.assert_allclose(out[out != 0], 2 * x[out != 0], rtol=1e-6)
+        np.testing.assert_array_equal(res[hybrid, "predict"][0][0][0][0], x)
+
+
 def test_lambda_alone_stays_eager_and_equal():
     """A Lambda is a Block: hybridize() leaves it eager (no trace), same answers."""
     check_hybrid(nn.Lambda(lambda x: nd.tanh(x) * 3), [_x(2, 3)], expect_compiled=False)
@@ -153,7 +174,8 @@ def test_sequential_of_hybridized_children():
         net = nn.Sequential()
         net.add(nn.Dense(4, activation="relu"), nn.Dense(2))
         return net
-    net = check_hybrid(make(), [_x(3, 5)], expect_compiled=False)
+    net = make()
+    check_hybrid(net, [_x(3, 5)], expect_compiled=False)
     assert all(child._cached is not None for child in net)
 
 
