@@ -232,3 +232,27 @@ class Gluon1Weight(gluon.HybridBlock):
 
 def test_gluon1_hybrid_forward_weight_only():
     check_hybrid(Gluon1Weight(), [_x(3, 4)])
+
+
+def _tied():
+    """Two Dense layers sharing one weight and bias: gradients from both uses add up."""
+    first = nn.Dense(4, in_units=4, activation="tanh")
+    second = nn.Dense(4, in_units=4, params=first.collect_params())
+    return _seq(first, second)
+
+
+class WithConstant(gluon.HybridBlock):
+    """A gluon.Constant is a graph input too (never trained)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = gluon.Constant("c", nd.array([[1.0, -2.0, 3.0, 0.5]]))
+        self.dense = nn.Dense(4, in_units=4)
+
+    def forward(self, x):
+        return self.dense(x * self.c.data())
+
+
+@pytest.mark.parametrize("make", [_tied, WithConstant], ids=["tied_weights", "constant"])
+def test_shared_parameters_and_constants(make):
+    check_hybrid(make(), [_x(2, 4)])
