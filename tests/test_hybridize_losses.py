@@ -140,13 +140,10 @@ def test_loss_keyword_sample_weight_hybridized(name, make, inputs, no_grad):
                  no_grad=no_grad)
 
 
-@pytest.mark.parametrize("from_sigmoid", [False, True])
-def test_sigmoid_bce_pos_weight_positional(from_sigmoid):
+def test_sigmoid_bce_pos_weight_positional():
     pos_weight = _x(1, 4, seed=3, low=0.5, high=3.0)
-    pred = _x(3, 4, low=0.05, high=0.95) if from_sigmoid else _x(3, 4)
-    check_hybrid(gloss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=from_sigmoid),
-                 [pred, _x(3, 4, seed=1, low=0, high=1), SW if from_sigmoid else None,
-                  pos_weight])
+    check_hybrid(gloss.SigmoidBinaryCrossEntropyLoss(),
+                 [_x(3, 4), _x(3, 4, seed=1, low=0, high=1), SW, pos_weight])
 
 
 def test_loss_batch_axis_1():
