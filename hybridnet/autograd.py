@@ -164,8 +164,11 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
             if node.custom is not None:
                 in_grads = node.custom._backward_from_tape(gs)
             else:
+                attrs = node.attrs
+                if node.op.vjp_needs:
+                    attrs = dict(attrs, needs_grad=tuple(p is not None for p in node.parents))
                 in_grads = node.op.vjp(gs[0] if n_out == 1 else tuple(gs), ins,
-                                       outs[0] if n_out == 1 else outs, **node.attrs)
+                                       outs[0] if n_out == 1 else outs, **attrs)
             if not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
             for parent, ig, x in zip(node.parents, in_grads, ins):

@@ -395,3 +395,23 @@ def test_comparisons_are_not_recorded_and_masks_are_constants():
         mask.backward()
     y.backward()
     assert_almost_equal(x.grad, 3 * (xv > 0))
+
+
+def test_vjp_skips_gradients_nobody_needs():
+    """FullyConnected's data gradient (a full GEMM) is not computed for a plain input."""
+    from hybridnet.ops.registry import OPS
+    calls = []
+    op = OPS["dot"]
+    orig = op.forward
+    op.forward = lambda *a, **k: (calls.append(k), orig(*a, **k))[1]
+    try:
+        x = nd.ones((4, 3))
+        w = nd.ones((2, 3))
+        w.attach_grad()
+        with autograd.record():
+            y = nd.FullyConnected(x, w, no_bias=True, num_hidden=2)
+        y.backward()
+    finally:
+        op.forward = orig
+    assert len(calls) == 1 and calls[0].get("transpose_a")      # only dW = g^T x
+    np.testing.assert_allclose(w.grad.asnumpy(), np.full((2, 3), 4.0))

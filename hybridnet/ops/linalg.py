@@ -71,23 +71,25 @@ def _dot(lhs, rhs, transpose_a=False, transpose_b=False):
     return np.dot(a.T if transpose_a else a, b.T if transpose_b else b).reshape(out)
 
 
-def _dot_vjp(g, ins, out, transpose_a=False, transpose_b=False):
+def _dot_vjp(g, ins, out, transpose_a=False, transpose_b=False, needs_grad=None):
     a, b = ins
+    need = needs_grad or (True, True)
     l2, r2, _ = _dot_views(a.shape, b.shape, transpose_a, transpose_b)
     a2, b2 = a.reshape(l2), b.reshape(r2)
     # C = op(a2) @ op(b2); G is the output gradient as the (m, n) matrix C.
     m = l2[1] if transpose_a else l2[0]
     n = r2[0] if transpose_b else r2[1]
     G = g.reshape((m, n))
-    if transpose_a:     # d a2 = op(b2) G^T
-        ga = call("dot", b2, G, transpose_a=transpose_b, transpose_b=True)
-    else:               # d a2 = G op(b2)^T
-        ga = call("dot", G, b2, transpose_b=not transpose_b)
-    if transpose_b:     # d b2 = G^T op(a2)
-        gb = call("dot", G, a2, transpose_a=True, transpose_b=transpose_a)
-    else:               # d b2 = op(a2)^T G
-        gb = call("dot", a2, G, transpose_a=not transpose_a)
-    return ga.reshape(a.shape), gb.reshape(b.shape)
+    ga = gb = None
+    if need[0] and transpose_a:     # d a2 = op(b2) G^T
+        ga = call("dot", b2, G, transpose_a=transpose_b, transpose_b=True).reshape(a.shape)
+    elif need[0]:                   # d a2 = G op(b2)^T
+        ga = call("dot", G, b2, transpose_b=not transpose_b).reshape(a.shape)
+    if need[1] and transpose_b:     # d b2 = G^T op(a2)
+        gb = call("dot", G, a2, transpose_a=True, transpose_b=transpose_a).reshape(b.shape)
+    elif need[1]:                   # d b2 = op(a2)^T G
+        gb = call("dot", a2, G, transpose_a=not transpose_a).reshape(b.shape)
+    return ga, gb
 
 
 def _dot_rule(shapes, dtypes, transpose_a=False, transpose_b=False):

@@ -35,11 +35,13 @@ def _convolution_rule(shapes, dtypes, stride=(), dilate=(), pad=(), num_group=1)
     return [(out, np.result_type(*dtypes))]
 
 
-def _convolution_vjp(g, ins, out, stride=(), dilate=(), pad=(), num_group=1):
+def _convolution_vjp(g, ins, out, stride=(), dilate=(), pad=(), num_group=1, needs_grad=None):
     x, w = ins
+    need = needs_grad or (True, True)
     a = dict(stride=stride, dilate=dilate, pad=pad, num_group=num_group)
-    return (call("_conv_bwd_data", g, w, in_size=tuple(x.shape[2:]), **a),
-            call("_conv_bwd_weight", g, x, kernel=tuple(w.shape[2:]), **a))
+    # The data gradient is skipped for the network's input (it needs none).
+    return (call("_conv_bwd_data", g, w, in_size=tuple(x.shape[2:]), **a) if need[0] else None,
+            call("_conv_bwd_weight", g, x, kernel=tuple(w.shape[2:]), **a) if need[1] else None)
 
 
 register(Op("_convolution", "opaque", _convolution, _convolution_vjp, _convolution_rule))

@@ -60,14 +60,17 @@ def _fc_rule(shapes, dtypes, num_hidden=0, flatten=True):
     return [(out, np.result_type(*dtypes))]
 
 
-def _fc_vjp(g, ins, out, num_hidden=0, flatten=True):
+def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None):
     x, w = ins[0], ins[1]
+    need = needs_grad or (True,) * len(ins)
     rows, k, _ = _fc_shapes(x.shape, w.shape, None, num_hidden, flatten)
     g2 = g.reshape((rows, w.shape[0]))
     x2 = x.reshape((rows, k))
-    grads = [call("dot", g2, w).reshape(x.shape), call("dot", g2, x2, transpose_a=True)]
+    # The data gradient is a full GEMM: skip it for the network's input.
+    grads = [call("dot", g2, w).reshape(x.shape) if need[0] else None,
+             call("dot", g2, x2, transpose_a=True) if need[1] else None]
     if len(ins) > 2:
-        grads.append(call("sum", g2, axis=0))
+        grads.append(call("sum", g2, axis=0) if need[2] else None)
     return tuple(grads)
 
 

@@ -5,7 +5,7 @@ An ``Op`` holds all of an operator's rules side by side (JAX's ``lax`` style):
 * ``forward(*arrays, **attrs)`` — the NumPy implementation used by eager mode
   and by the JIT's reference interpreter. Its parameter names are the public
   argument names of ``nd.<name>`` (``data``, ``lhs``, ``axis`` ...).
-* ``vjp(g, inputs, out, **attrs)`` — the gradient, written with hybridnet ops
+* ``vjp(g, inputs, out, **attrs[, needs_grad])`` — the gradient, written with hybridnet ops
   so the same rule runs eagerly and, on traced values, emits backward IR.
   ``g``/``out`` are single arrays for one-output ops, tuples otherwise; it
   returns one gradient (or None) per array input.
@@ -42,7 +42,7 @@ KINDS = ("elementwise", "reduce", "matmul", "movement", "opaque")
 class Op:
     __slots__ = ("name", "kind", "forward", "vjp", "shape_rule", "expr", "num_outputs",
                  "variadic", "arg_names", "attr_defaults", "canon", "differentiable",
-                 "random", "doc", "nondiff_args", "kernel")
+                 "random", "doc", "nondiff_args", "kernel", "vjp_needs")
 
     def __init__(self, name, kind, forward, vjp=None, shape_rule=None, expr=None,
                  num_outputs=1, canon=None, differentiable=True, random=False,
@@ -56,6 +56,9 @@ class Op:
         self.random = random            # draws from hybridnet.random's generator
         self.nondiff_args = frozenset(nondiff_args)  # e.g. labels, indices
         self.kernel = kernel            # codegen hint for non-elementwise ops
+        # A vjp with a ``needs_grad`` keyword is told which inputs need a gradient
+        # (a tuple of bools) and may return None for the others (skips GEMMs).
+        self.vjp_needs = vjp is not None and "needs_grad" in inspect.signature(vjp).parameters
         self.doc = forward.__doc__
         # Public signature comes from the NumPy forward's parameters.
         params = list(inspect.signature(forward).parameters.values())
