@@ -157,8 +157,10 @@ class CompiledGraph:
                     args = self._matmul_args(n, ins)
                 env["D_" + kname] = tuple(int(d) for d in dims)
                 args = ["D_" + kname] + args
-                mod = load_kernel_module(_HEADER + HELPERS + f"# from {n.loc}\n" + src)
-                kern = Kernel(kname, src, n.loc, mod.kernel)
+                # The user's file:line is shown with the source but kept out of the cached
+                # module, so identical kernels from different lines share one compile.
+                mod = load_kernel_module(_HEADER + HELPERS + src)
+                kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
                 outs = []
@@ -189,8 +191,8 @@ class CompiledGraph:
             if src is not None:
                 # An op with its own Numba kernel (pooling ...): C-contiguous N-D arrays.
                 kname = f"k{len(self.kernels)}"
-                mod = load_kernel_module(_HEADER + f"# from {n.loc}\n" + src)
-                kern = Kernel(kname, src, n.loc, mod.kernel)
+                mod = load_kernel_module(_HEADER + src)
+                kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
                 outs = []
