@@ -425,8 +425,14 @@ def chart(jsonl, png):
                    label="min of repeats")
         ax.bar_label(bars, labels=[f"{m:.2f}\nmin {n:.2f}" for m, n in zip(meds, mins)],
                      fontsize=7)
-        ax.set_ylim(0, max(meds) * 1.22)
-        ax.legend(fontsize=7, loc="upper left")
+        second = sorted(meds)[-2] if len(meds) > 1 else meds[0]
+        top = max(meds) * 1.22 if max(meds) < 3 * second else second * 1.6
+        ax.set_ylim(0, top)    # an outlier (a collapsed run) is clipped, its label says so
+        for b, m in zip(bars, meds):
+            if m > top:
+                ax.annotate(f"{m:.1f}\n(clipped)", (b.get_x() + b.get_width() / 2, top * 0.8),
+                            ha="center", fontsize=7, color="w", weight="bold")
+        ax.legend(fontsize=7, loc="upper right")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels([n.replace("_", "\n", 1) for n in names], fontsize=8)
         extra = " (extrapolated)" if any(got[v].get("extrapolated") for v in names) else ""
