@@ -146,7 +146,10 @@ class ProcessIter:
         s = self._free.pop()
         wid = min(range(len(self._workers)), key=self._pending.__getitem__)
         seed = (self._seed + self._sent) % (1 << 63)
-        self._conns[wid].send((self._sent, put_indices(self._slots[s], indices), seed, s))
+        try:
+            self._conns[wid].send((self._sent, put_indices(self._slots[s], indices), seed, s))
+        except OSError:          # the worker died (BrokenPipeError): say so, do not hang
+            self._died(wid)
         self._pending[wid] += 1
         self._owner.append(wid)
         self._sent += 1
