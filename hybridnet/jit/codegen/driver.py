@@ -16,13 +16,12 @@ import warnings
 
 import numpy as np
 
-from ... import _threads
 from ...base import HybridnetError
 from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
 from .elementwise import HELPERS, loop_dims, render_fused
-from .matmul import epilogue_dims, epilogue_inputs, matmul_layout, render_matmul
+from .matmul import epilogue_dims, epilogue_inputs, gemm_call, matmul_layout, render_matmul
 from .kernel_cache import load_kernel_module
 
 __all__ = ["compile_graph", "CompiledGraph", "set_profiling", "Kernel"]
@@ -150,40 +149,26 @@ class CompiledGraph:
                 if n.op == "fused_elementwise":
                     src = render_fused(n, "kernel")
                     dims = loop_dims(n.outputs[0].shape, n.sub.inputs)
-                    args = [f"{a}.reshape(-1)" for a in ins]
                 else:
                     src = render_matmul(n, "kernel")
                     dims = epilogue_dims(n)
-                    args = self._matmul_args(n, ins)
-                env["D_" + kname] = tuple(int(d) for d in dims)
-                args = ["D_" + kname] + args
+                outs = [self._alloc_output(v, fresh, env, lines, donated, graph_outputs,
+                                           consumers) for v in n.outputs]
+                if n.op == "fused_matmul":
+                    lines.append("    " + gemm_call(n, ins, outs[0]))
+                    if src is None:
+                        continue
+                    args = [f"{outs[0]}.reshape(-1)"] + self._epilogue_args(n, ins)
+                else:
+                    args = [f"{a}.reshape(-1)" for a in ins]
+                mod = load_kernel_module(_HEADER + HELPERS + src)
                 # The user's file:line is shown with the source but kept out of the cached
                 # module, so identical kernels from different lines share one compile.
-                mod = load_kernel_module(_HEADER + HELPERS + src)
                 kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
-                outs = []
-                for v in n.outputs:
-                    name = fresh(v)
-                    reusable = id(v) not in graph_outputs and all(
-                        c.op in ("fused_elementwise", "fused_matmul")
-                        for c in consumers.get(id(v), []))
-                    if id(v) in donated:
-                        src_name = donated[id(v)]
-                        env["s_" + name], env["d_" + name] = v.shape, v.dtype
-                        lines.append(f"    {name} = {src_name} if {src_name}.flags.c_contiguous "
-                                     f"else np.empty(s_{name}, d_{name})")
-                    elif reusable:
-                        env["b_" + name] = np.empty(v.shape, v.dtype)
-                        STATS["allocations"] += 1
-                        lines.append(f"    {name} = b_{name}")
-                    else:
-                        env["s_" + name], env["d_" + name] = v.shape, v.dtype
-                        env["r_" + name] = []
-                        lines.append(f"    {name} = _take(r_{name}, s_{name}, d_{name})")
-                    outs.append(name)
-                args += [f"{o}.reshape(-1)" for o in outs]
+                env["D_" + kname] = tuple(int(d) for d in dims)
+                args = ["D_" + kname] + args + [f"{o}.reshape(-1)" for o in outs]
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
             op = OPS[n.op]
@@ -223,15 +208,30 @@ class CompiledGraph:
         self._fn = env["run"]
 
     @staticmethod
-    def _matmul_args(n, ins):
-        """Driver expressions for a fused_matmul kernel's (a, b, [bias], ext...)."""
-        rows, k, _, _, _, has_bias = matmul_layout(n)
-        if n.sub.nodes[0].op == "_fully_connected":
-            args = [f"{ins[0]}.reshape({rows}, {k})", f"_c({ins[1]})"]
-            if has_bias:
-                args.append(f"{ins[2]}.reshape(-1)")
+    def _alloc_output(v, fresh, env, lines, donated, graph_outputs, consumers):
+        """Driver lines that bind a buffer for kernel output ``v``; returns its name."""
+        name = fresh(v)
+        reusable = id(v) not in graph_outputs and all(
+            c.op in ("fused_elementwise", "fused_matmul") for c in consumers.get(id(v), []))
+        env["s_" + name], env["d_" + name] = v.shape, v.dtype
+        if id(v) in donated:
+            src = donated[id(v)]
+            lines.append(f"    {name} = {src} if {src}.flags.c_contiguous else "
+                         f"np.empty(s_{name}, d_{name})")
+        elif reusable:
+            env["b_" + name] = np.empty(v.shape, v.dtype)
+            STATS["allocations"] += 1
+            lines.append(f"    {name} = b_{name}")
         else:
-            args = [f"_c({ins[0]})", f"_c({ins[1]})"]
+            env["r_" + name] = []
+            lines.append(f"    {name} = _take(r_{name}, s_{name}, d_{name})")
+        return name
+
+    @staticmethod
+    def _epilogue_args(n, ins):
+        """Driver expressions for a fused_matmul epilogue kernel's ([bias], f<i>...)."""
+        _, _, _, _, _, has_bias = matmul_layout(n)
+        args = [f"{ins[2]}.reshape(-1)"] if has_bias else []
         return args + [f"{ins[i]}.reshape(-1)" for i in epilogue_inputs(n)]
 
     def __call__(self, feeds):
@@ -272,8 +272,6 @@ class _FirstCallGuard:
             t0 = time.perf_counter()
             out = self.impl(feeds)
             self.compile_seconds = time.perf_counter() - t0
-            if any("np.dot(" in k.source for k in self.impl.kernels):
-                _threads.reapply()   # SciPy's BLAS was just loaded by Numba: pin it too
         except HybridnetError:
             raise
         except Exception as e:  # numba typing/lowering errors surface on the first call
