@@ -249,7 +249,7 @@ def test_list_of_arrays_argument_is_traced_not_baked_in():
 def _break_codegen(monkeypatch):
     from hybridnet.jit.codegen import driver
 
-    def boom(node, name):
+    def boom(node, name, alias=None):
         raise RuntimeError("simulated codegen failure")
     monkeypatch.setattr(driver, "render_fused", boom)
 

@@ -146,21 +146,35 @@ class CompiledGraph:
             ins = [names[id(v)] for v in n.inputs]
             if n.op in ("fused_elementwise", "fused_matmul"):
                 kname = f"k{len(self.kernels)}"
+                alias = {}
                 if n.op == "fused_elementwise":
-                    src = render_fused(n, "kernel")
+                    # Donated outputs are written in place into their input's buffer.
+                    for oi, v in enumerate(n.outputs):
+                        if id(v) in donated and donated[id(v)] in ins:
+                            alias[oi] = ins.index(donated[id(v)])
+                    src = render_fused(n, "kernel", alias)
                     dims = loop_dims(n.outputs[0].shape, n.sub.inputs)
                 else:
                     src = render_matmul(n, "kernel")
                     dims = epilogue_dims(n)
-                outs = [self._alloc_output(v, fresh, env, lines, donated, graph_outputs,
-                                           consumers) for v in n.outputs]
+                outs = []
+                for oi, v in enumerate(n.outputs):
+                    if oi in alias:
+                        name = fresh(v)
+                        lines.append(f"    {name} = _cc({ins[alias[oi]]})")
+                        ins[alias[oi]] = name
+                        outs.append(name)
+                    else:
+                        outs.append(self._alloc_output(v, fresh, env, lines, donated,
+                                                       graph_outputs, consumers))
                 if n.op == "fused_matmul":
                     lines.append("    " + gemm_call(n, ins, outs[0]))
                     if src is None:
                         continue
-                    args = [f"{outs[0]}.reshape(-1)"] + self._epilogue_args(n, ins)
+                    args = self._epilogue_args(n, ins)
                 else:
                     args = [f"{a}.reshape(-1)" for a in ins]
+                outs = [o for oi, o in enumerate(outs) if oi not in alias]
                 mod = load_kernel_module(_HEADER + HELPERS + src)
                 # The user's file:line is shown with the source but kept out of the cached
                 # module, so identical kernels from different lines share one compile.

@@ -117,12 +117,20 @@ def _decorator():
     return f"@numba.njit(cache=True, error_model='numpy', fastmath={FASTMATH})"
 
 
-def render_fused(node, fn_name):
-    """Source of a njit function ``fn_name(dims, in0, ..., out0, ...)`` for a fused node."""
+def render_fused(node, fn_name, alias=None):
+    """Source of a njit function ``fn_name(dims, in0, ..., out0, ...)`` for a fused node.
+
+    ``alias`` maps output index -> input index for outputs written in place into
+    that input (a donated buffer): they are written through the input's own name,
+    since two names for one buffer make LLVM's runtime alias check fail and the
+    loop run scalar.
+    """
+    alias = alias or {}
     sub = node.sub
     shape = node.outputs[0].shape if node.outputs else sub.nodes[-1].outputs[0].shape
     ins = [f"in{i}" for i in range(len(sub.inputs))]
-    outs = [f"out{i}" for i in range(len(sub.outputs))]
-    lines = [_decorator(), f"def {fn_name}({', '.join(['dims'] + ins + outs)}):"]
+    outs = [f"in{alias[i]}" if i in alias else f"out{i}" for i in range(len(sub.outputs))]
+    params = ins + [o for i, o in enumerate(outs) if i not in alias]
+    lines = [_decorator(), f"def {fn_name}({', '.join(['dims'] + params)}):"]
     lines += render_loop(shape, sub.inputs, sub.nodes, sub.outputs, ins, outs)
     return "\n".join(lines) + "\n"

@@ -45,13 +45,13 @@ def epilogue_inputs(node):
 
 
 def render_matmul(node, fn_name):
-    """Source of the epilogue kernel ``fn_name(dims, mmf, [bias], f<i>..., out...)``, or
+    """Source of the epilogue kernel ``fn_name(dims, [bias], f<i>..., out...)``, or
     None when the GEMM has neither bias nor epilogue.
 
     The driver runs the GEMM itself with NumPy's BLAS, ``np.dot(A, B, out=out0)`` (one
     BLAS library for the whole step, and Numba then never needs SciPy's: 0.5 s less
-    start-up); ``mmf`` is ``out0`` flat, so the epilogue runs in place (each element is
-    read before it is written). ``f<i>`` is the flat view of ``node.inputs[i]`` for each
+    start-up); the kernel reads the GEMM result from ``out0`` and overwrites it in place
+    (each element is read before it is written). ``f<i>`` is the flat view of ``node.inputs[i]`` for each
     position from ``epilogue_inputs``.
     """
     sub = node.sub
@@ -61,20 +61,22 @@ def render_matmul(node, fn_name):
     epilogue = list(sub.nodes[1:])
     y = mm.outputs[0]
     loop_inputs, loop_names = [], []
+    # The GEMM result lives in out0 and is read and written through that one name:
+    # two names for one buffer make LLVM's runtime alias check fail (scalar loop).
     if has_bias:
         raw = Value(-1, y.shape, y.dtype)
         epilogue.insert(0, Node("add", [raw, mm.inputs[2]], [y]))
         loop_inputs += [raw, mm.inputs[2]]
-        loop_names += ["mmf", "bias"]
+        loop_names += ["out0", "bias"]
     else:
         loop_inputs.append(y)
-        loop_names.append("mmf")
+        loop_names.append("out0")
     if not epilogue:
         return None
     loop_inputs += [sub.inputs[i] for i in flat]
     loop_names += [f"f{i}" for i in flat]
     outs = [f"out{i}" for i in range(len(sub.outputs))]
-    args = ["dims"] + loop_names + outs
+    args = ["dims"] + loop_names[1:] + outs
     lines = [_decorator(), f"def {fn_name}({', '.join(args)}):"]
     lines += render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names, outs)
     return "\n".join(lines) + "\n"
