@@ -22,12 +22,19 @@ import importlib as _importlib
 
 # Loaded on first use (keeps `import hybridnet` fast; each may pull in more code).
 _LAZY = {"init": "initializer", "initializer": "initializer", "optimizer": "optimizer",
-         "lr_scheduler": "lr_scheduler", "metric": "metric", "jit": "jit", "io": "io",
-         "sym": "symbol", "symbol": "symbol", "mod": "module", "module": "module",
-         "kv": "kvstore", "kvstore": "kvstore", "profiler": "profiler"}
+         "lr_scheduler": "lr_scheduler", "metric": "metric", "jit": "jit"}
+# Parts of MXNet's API that hybridnet does not have yet: a clear error, not an ImportError.
+_NOT_YET = {"sym": "the symbolic API (sym/symbol)", "symbol": "the symbolic API (sym/symbol)",
+            "mod": "the Module API (mod/module)", "module": "the Module API (mod/module)",
+            "io": "the io data iterators (use gluon.data.DataLoader)",
+            "kv": "kvstore (one device: Trainer needs none)",
+            "kvstore": "kvstore (one device: Trainer needs none)", "profiler": "the profiler"}
 
 
 def __getattr__(name):
     if name in _LAZY:
         return _importlib.import_module("." + _LAZY[name], __name__)
+    if name in _NOT_YET:
+        raise AttributeError(f"hybridnet.{name}: {_NOT_YET[name]} is not implemented yet; "
+                             "Gluon code (gluon, nd, autograd, hybridize) does not need it")
     raise AttributeError(f"module 'hybridnet' has no attribute {name!r}")

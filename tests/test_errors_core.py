@@ -101,3 +101,9 @@ def test_load_corrupt_file(tmp_path):
     nd.save(path, {"w": nd.ones((3, 3))})
     path.write_bytes(path.read_bytes().replace(b"float32", b"floatXX"))
     _raises(HybridnetIOError, OSError, "unknown dtype b.floatXX.", lambda: nd.load(path))
+
+
+def test_missing_mxnet_module_names_itself():
+    import hybridnet as mx
+    with pytest.raises(AttributeError, match="symbolic API .* not implemented yet"):
+        mx.sym.Variable("x")
