@@ -17,8 +17,22 @@ def _decay(weight, lr, wd):
     return None if _is_num(wd, 0) else weight * (lr * wd)
 
 
+class _Momentum(Optimizer):
+    """SGD and NAG: one momentum buffer (none when ``momentum`` is 0)."""
+
+    def create_state(self, index, weight):
+        if self.momentum == 0.0:
+            return None
+        return zeros(weight.shape, weight.context, dtype=weight.dtype)
+
+    def hyper(self, index):
+        hp = super().hyper(index)
+        hp["momentum"] = float(self.momentum)
+        return hp
+
+
 @register
-class SGD(Optimizer):
+class SGD(_Momentum):
     """Stochastic gradient descent with optional momentum and weight decay.
 
     Without momentum::
@@ -43,16 +57,6 @@ class SGD(Optimizer):
         self.momentum = momentum
         self.lazy_update = lazy_update
 
-    def create_state(self, index, weight):
-        if self.momentum == 0.0:
-            return None
-        return zeros(weight.shape, weight.context, dtype=weight.dtype)
-
-    def hyper(self, index):
-        hp = super().hyper(index)
-        hp["momentum"] = float(self.momentum)
-        return hp
-
     @staticmethod
     def rule(weight, grad, *mom, lr, wd, rescale_grad, clip_gradient, momentum):
         g = _g(grad, rescale_grad, clip_gradient)
@@ -67,7 +71,7 @@ class SGD(Optimizer):
 
 
 @register
-class NAG(Optimizer):
+class NAG(_Momentum):
     """Nesterov accelerated gradient, MXNet 1.x ``nag_mom_update`` (state ``mom``)::
 
         d      = g + wd * weight
@@ -85,16 +89,6 @@ class NAG(Optimizer):
     def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
-
-    def create_state(self, index, weight):
-        if self.momentum == 0.0:
-            return None
-        return zeros(weight.shape, weight.context, dtype=weight.dtype)
-
-    def hyper(self, index):
-        hp = super().hyper(index)
-        hp["momentum"] = float(self.momentum)
-        return hp
 
     @staticmethod
     def rule(weight, grad, *mom, lr, wd, rescale_grad, clip_gradient, momentum):

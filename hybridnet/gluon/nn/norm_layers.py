@@ -108,7 +108,28 @@ class BatchNormReLU(BatchNorm):
         return nd.relu(super().forward(x))
 
 
-class LayerNorm(HybridBlock):
+class _AffineNorm(HybridBlock):
+    """Shared parts of LayerNorm and InstanceNorm: per-channel gamma/beta on ``axis``."""
+
+    def _affine_params(self, axis, epsilon, center, scale, beta_initializer,
+                       gamma_initializer, in_channels):
+        self._axis, self._epsilon = axis, epsilon
+        self._kwargs = {"eps": epsilon, "axis": axis, "center": center, "scale": scale}
+        self.gamma = Parameter("gamma", grad_req="write" if scale else "null",
+                               shape=(in_channels,), init=gamma_initializer)
+        self.beta = Parameter("beta", grad_req="write" if center else "null",
+                              shape=(in_channels,), init=beta_initializer)
+
+    def infer_shape(self, x, *args):
+        _check_axis(self, x, self._axis)
+        if self.gamma.shape[0] and self.gamma.shape[0] != x.shape[self._axis]:
+            _channel_check(self, x, self._axis, self.gamma.shape[0])
+        for p in (self.gamma, self.beta):
+            set_shape(self, p, (x.shape[self._axis],),
+                      "Pass the right in_channels or fix the input")
+
+
+class LayerNorm(_AffineNorm):
     """Layer normalization (Ba et al., 2016): normalizes over ``axis`` for each sample.
 
     ``out = (x - mean) / sqrt(var + epsilon) * gamma + beta`` with mean/var over ``axis``.
@@ -127,20 +148,8 @@ class LayerNorm(HybridBlock):
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0,
                  prefix=None, params=None):
         super().__init__(prefix=prefix, params=params)
-        self._axis, self._epsilon = axis, epsilon
-        self._kwargs = {"eps": epsilon, "axis": axis, "center": center, "scale": scale}
-        self.gamma = Parameter("gamma", grad_req="write" if scale else "null",
-                               shape=(in_channels,), init=gamma_initializer)
-        self.beta = Parameter("beta", grad_req="write" if center else "null",
-                              shape=(in_channels,), init=beta_initializer)
-
-    def infer_shape(self, x, *args):
-        _check_axis(self, x, self._axis)
-        if self.gamma.shape[0] and self.gamma.shape[0] != x.shape[self._axis]:
-            _channel_check(self, x, self._axis, self.gamma.shape[0])
-        for p in (self.gamma, self.beta):
-            set_shape(self, p, (x.shape[self._axis],),
-                      "Pass the right in_channels or fix the input")
+        self._affine_params(axis, epsilon, center, scale, beta_initializer,
+                            gamma_initializer, in_channels)
 
     def forward(self, x):
         g = self.gamma.data()
@@ -152,7 +161,7 @@ class LayerNorm(HybridBlock):
         return f"LayerNorm({_kw(self._kwargs)}, in_channels={self.gamma.shape[0]})"
 
 
-class InstanceNorm(HybridBlock):
+class InstanceNorm(_AffineNorm):
     """Instance normalization (Ulyanov et al., 2016): per sample and channel, over the
     spatial axes.
 
@@ -171,20 +180,8 @@ class InstanceNorm(HybridBlock):
     def __init__(self, axis=1, epsilon=1e-5, center=True, scale=False,
                  beta_initializer="zeros", gamma_initializer="ones", in_channels=0, **kwargs):
         super().__init__(**kwargs)
-        self._axis, self._epsilon = axis, epsilon
-        self._kwargs = {"eps": epsilon, "axis": axis, "center": center, "scale": scale}
-        self.gamma = Parameter("gamma", grad_req="write" if scale else "null",
-                               shape=(in_channels,), init=gamma_initializer)
-        self.beta = Parameter("beta", grad_req="write" if center else "null",
-                              shape=(in_channels,), init=beta_initializer)
-
-    def infer_shape(self, x, *args):
-        _check_axis(self, x, self._axis)
-        if self.gamma.shape[0] and self.gamma.shape[0] != x.shape[self._axis]:
-            _channel_check(self, x, self._axis, self.gamma.shape[0])
-        for p in (self.gamma, self.beta):
-            set_shape(self, p, (x.shape[self._axis],),
-                      "Pass the right in_channels or fix the input")
+        self._affine_params(axis, epsilon, center, scale, beta_initializer,
+                            gamma_initializer, in_channels)
 
     def forward(self, x):
         g = self.gamma.data()
