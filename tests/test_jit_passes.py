@@ -125,3 +125,28 @@ def test_passes_never_mutate_their_input():
 def test_each_pass_keeps_results(p):
     g = _graph()
     _check(g, p(g))
+
+
+def test_fuse_matmul_absorbs_a_lone_activation_into_the_gemm_epilogue():
+    from hybridnet.jit.passes import fuse_matmul
+
+    def f(x, w, b):
+        return nd.FullyConnected(x, w, b, num_hidden=4).relu()
+    args = [nd.ones((2, 3)), nd.ones((4, 3)), nd.ones((4,))]
+    g, _, _ = trace_function(f, args)
+    fused = fuse_matmul(fuse_elementwise(g)).renumber()
+    assert str(fused) == (
+        "graph(%0:f32[2,3], %1:f32[4,3], %2:f32[4]) {\n"
+        "  %3:f32[2,4] = fused_matmul %0 %1 %2 flatten=True matmul=_fully_connected num_hidden=4\n"
+        "    | graph(%0:f32[2,3], %1:f32[4,3], %2:f32[4]) {\n"
+        "    |   %4:f32[2,4] = _fully_connected %0 %1 %2 num_hidden=4\n"
+        "    |   %3:f32[2,4] = relu %4\n"
+        "    |   return %3\n"
+        "    | }\n"
+        "  return %3\n"
+        "}")
+    feeds = [np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3),
+             np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3),
+             np.array([0.5, -0.5, 0.0, -2.0], np.float32)]
+    for a, b in zip(interpret(g, feeds), interpret(fused, feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

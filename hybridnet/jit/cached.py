@@ -193,6 +193,7 @@ class CachedGraph:
         self.strict = strict
         self.entries = {}
         self._fast = {}          # (mode, shapes, dtypes) -> entry, for plain inference calls
+        self._fast_rec = {}      # the same for recorded (training) calls
         self.signatures = {}
         self.last_sig = None
         self.trace_count = 0
@@ -253,6 +254,24 @@ class CachedGraph:
         return self.fn(*flat[:n], **dict(zip(keys, flat[n:])))
 
     def __call__(self, *args, **kwargs):
+        # Fast path while recording (a training step): arrays only, a signature seen
+        # before, no captured attribute to re-read.
+        if not kwargs and STATE.recording and self._fast_rec:
+            entry = self._fast_rec.get(_fast_key(args))
+            if entry is not None:
+                feeds = [a._data for a in args]
+                inputs = list(args)
+                for p in entry.params:
+                    d = p._data
+                    feeds.append(d._data)
+                    inputs.append(d)
+                if entry.captured:
+                    feeds += [c._data for c in entry.captured]
+                    inputs += entry.captured
+                wrt = tuple(x._node is not None or x._var for x in inputs)
+                if True in wrt:
+                    self.last_sig = entry.sig
+                    return _result(entry, self._run_train(entry, feeds, inputs, wrt))
         # Fast path: unrecorded call, arrays only, a signature seen before and compiled.
         if not kwargs and not STATE.recording and self._fast:
             entry = self._fast.get(_fast_key(args))
@@ -281,12 +300,14 @@ class CachedGraph:
                 return self._graph_break(e, sig, args)
             self.entries[sig.key] = entry
             self.signatures[sig.key] = sig
+            entry.sig = sig
         elif entry == "eager":
             return self._call_fn(args, keys)
         captured = entry.current_captures()
         if captured is None:                # a captured attribute changed shape: retrace
             del self.entries[sig.key]
             self._fast.clear()
+            self._fast_rec.clear()
             return self(*args[:len(args) - len(keys)], **dict(zip(keys, args[len(args) - len(keys):])))
         self.last_sig = sig
         arrays = _leaves(args)
@@ -296,6 +317,9 @@ class CachedGraph:
             wrt = tuple(x._node is not None or x._var for x in inputs)
             if any(wrt):
                 outs = self._run_train(entry, feeds, inputs, wrt)
+                if not keys and all(isinstance(a, NDArray) for a in args) \
+                        and not any(entry.capture_getters):
+                    self._fast_rec[_fast_key(args)] = entry
                 return _result(entry, outs)
         first = entry.infer is None
         if first:

@@ -8,6 +8,7 @@ in the same Numba function. The sub-graph is the GEMM node followed by the
 group's members, so the reference interpreter still runs it as is.
 """
 from ..ir import Graph, Node
+from .fuse import fusable
 
 __all__ = ["fuse_matmul", "matmul_eligible"]
 
@@ -24,6 +25,15 @@ def matmul_eligible(n):
     return n.inputs[1].ndim == 2 and (len(n.inputs) < 3 or n.inputs[2].ndim == 1)
 
 
+def _as_group(n):
+    """A lone fusable elementwise node (the elementwise pass leaves single nodes alone)
+    as a one-member group, so a GEMM can absorb e.g. the ``relu`` after a Dense."""
+    if n.op == "fused_elementwise" or not fusable(n):
+        return n
+    return Node("fused_elementwise", list(n.inputs), list(n.outputs), {}, n.loc,
+                Graph(list(dict.fromkeys(n.inputs)), [n], list(n.outputs), {}))
+
+
 def fuse_matmul(graph):
     consumers = {}
     for n in graph.nodes:
@@ -36,11 +46,18 @@ def fuse_matmul(graph):
             continue
         y = n.outputs[0]
         users = consumers.get(id(y), [])
+        if len(users) == 1:
+            group = _as_group(users[0])
+            if group is not users[0]:
+                replace_key = id(users[0])
+                users = [group]
+            else:
+                replace_key = id(group)
         epi = None
         # An epilogue is absorbed once: when several GEMMs feed one group (summed weight
         # gradients of an unrolled RNN), a second absorption would drop the first GEMM.
         if (len(users) == 1 and id(y) not in outputs and users[0].op == "fused_elementwise"
-                and id(users[0]) not in replace
+                and replace_key not in replace
                 and users[0].outputs and users[0].outputs[0].shape == y.shape
                 and all(v.shape == y.shape for v in users[0].outputs)
                 and users[0].inputs.count(y) == 1):
@@ -61,6 +78,6 @@ def fuse_matmul(graph):
                                        for p in x.split(", ")})), sub)
         fused.attrs["matmul"] = n.op
         absorbed.add(id(n))
-        replace[id(epi)] = fused
+        replace[replace_key] = fused
     nodes = [replace.get(id(n), n) for n in graph.nodes if id(n) not in absorbed]
     return Graph(list(graph.inputs), nodes, list(graph.outputs), dict(graph.constants))
