@@ -215,14 +215,18 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
         heads = [heads]
         head_grads = [head_grads] if head_grads is not None and not isinstance(
             head_grads, (list, tuple)) else head_grads
-    leaf_grads = _run_backward(list(heads), head_grads, retain_graph, False, train_mode)
+    STATE.grad_dest = set()     # hybridized backwards may write into .grad buffers
+    try:
+        leaf_grads = _run_backward(list(heads), head_grads, retain_graph, False, train_mode)
+    finally:
+        STATE.grad_dest = None
     for key, leaf in list(leaf_grads.items()):
         if not (isinstance(key, tuple) and key[0] == "obj"):
             continue
         g = leaf_grads[id(leaf)]
         if leaf._grad_req == "add":
             leaf._grad._data += g._data
-        elif leaf._grad_req == "write":
+        elif leaf._grad_req == "write" and g._data is not leaf._grad._data:
             leaf._grad._data[...] = g._data
         leaf._fresh_grad = True   # Trainer.step checks this (stale-gradient error)
 

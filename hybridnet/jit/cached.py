@@ -362,7 +362,7 @@ class CachedGraph:
         saved = res[n_out + n_aux:]
         ctx = inputs[0]._ctx if inputs else None
         outs = tuple(wrap(r, ctx) for r in outs_np)
-        bw = _BackwardRunner(tr, feeds, saved, wrt)
+        bw = _BackwardRunner(tr, feeds, saved, wrt, inputs)
         _record(None, inputs, {}, outs, custom=bw)
         return list(outs)
 
@@ -379,6 +379,7 @@ class CachedGraph:
         fwd_exec = self._compile(fwd)
         bwd_exec = self._compile(bwd.graph, count=False)
         tr = _Train(fwd_exec, bwd, bwd_exec, len(g.inputs))
+        tr.grad_specs = [(v.shape, v.dtype) if w else None for v, w in zip(g.inputs, wrt)]
         tr.sources = [("feed", input_ids[id(v)]) if id(v) in input_ids else
                       ("saved", saved_from_graph.index(v)) for v in bwd.residuals]
         return tr
@@ -387,16 +388,43 @@ class CachedGraph:
 class _BackwardRunner:
     """The tape's view of a hybridized call: runs the compiled backward graph."""
 
-    def __init__(self, train, feeds, saved, wrt):
+    def __init__(self, train, feeds, saved, wrt, inputs):
         self.train, self.feeds, self.saved, self.wrt = train, feeds, saved, wrt
+        self.inputs = inputs
 
     def _backward_from_tape(self, gs):
         tr = self.train
         res = [self.feeds[i] if kind == "feed" else self.saved[i] for kind, i in tr.sources]
-        heads = [g._data for g in gs]
-        grads = iter(tr.bwd_exec(heads + res))
+        feeds = [g._data for g in gs] + res
+        claimed = STATE.grad_dest
+        dests = None if claimed is None else self._grad_buffers(claimed, feeds)
+        grads = iter(tr.bwd_exec(feeds, dests))
         return [wrap(next(grads)) if w else None for w in self.wrt]
+
+    def _grad_buffers(self, claimed, feeds):
+        """Per gradient output, the leaf's own ``.grad`` buffer when the backward may write
+        it there directly (``backward()`` then skips its copy), else None.
+
+        Only for a variable (no tape node) with grad_req 'write' whose buffer matches the
+        gradient exactly, that no other node of this backward has claimed (two writers
+        would overwrite each other before autograd sums them) and that is not read here.
+        """
+        dests, any_dest = [], False
+        for x, w, out in zip(self.inputs, self.wrt, self.train.grad_specs):
+            if not w:
+                continue
+            buf = None
+            grad = x._grad
+            if (x._node is None and x._grad_req == "write" and grad is not None
+                    and id(x) not in claimed):
+                d = grad._data
+                if d.shape == out[0] and d.dtype == out[1] and d.flags.c_contiguous \
+                        and not any(d is f for f in feeds):
+                    claimed.add(id(x))
+                    buf, any_dest = d, True
+            dests.append(buf)
+        return dests if any_dest else None
 
     def release(self):
         """Drop the saved forward values once the graph is freed (retain_graph=False)."""
-        self.feeds = self.saved = None
+        self.feeds = self.saved = self.inputs = None

@@ -20,11 +20,20 @@ from .trace import GraphBreak, trace_function
 __all__ = ["FusedUpdate", "fused_update"]
 
 
+_SPLITS = {}    # (keys, value types) -> (numeric keys, structural keys): same every step
+
+
 def _split_hyper(hp):
-    numeric = sorted(k for k, v in hp.items() if isinstance(v, (int, float, np.number))
-                     and not isinstance(v, bool))
-    structural = tuple(sorted((k, v) for k, v in hp.items() if k not in numeric))
-    return numeric, structural
+    """(sorted numeric keys, sorted (key, value) of the rest) of one step's hyper dict."""
+    sig = (tuple(hp), tuple(map(type, hp.values())))
+    split = _SPLITS.get(sig)
+    if split is None:
+        numeric = tuple(sorted(k for k, v in hp.items()
+                               if isinstance(v, (int, float, np.number))
+                               and not isinstance(v, bool)))
+        split = _SPLITS[sig] = (numeric, tuple(sorted(k for k in hp if k not in numeric)))
+    numeric, rest = split
+    return numeric, tuple([(k, hp[k]) for k in rest])
 
 
 class FusedUpdate:
@@ -36,9 +45,17 @@ class FusedUpdate:
         self.compile_count = 0
         self.exe = None
         self.eager_reason = None
-        # One reusable (1,)-array per per-step scalar: filled each step, never reallocated.
-        self.scalars = [[np.zeros((1,), dtype) for _ in numeric]
-                        for _, dtype, _, numeric, _ in layout]
+        # One reusable (1,)-array per per-step scalar, each a view into one flat array
+        # per dtype that a step fills with one assignment; never reallocated.
+        self.scalars, self.flat = [], {}
+        for _, dtype, _, numeric, _ in layout:
+            flat = self.flat.setdefault(np.dtype(dtype), [])
+            self.scalars.append([(flat, len(flat) + i) for i in range(len(numeric))])
+            flat.extend([None] * len(numeric))
+        self.flat = {dt: np.zeros(len(v), dt) for dt, v in self.flat.items()}
+        self.scalars = [[self.flat[np.dtype(dtype)][i:i + 1] for _, i in bufs]
+                        for bufs, (_, dtype, _, _, _) in zip(self.scalars, layout)]
+        self._order = [(np.dtype(dtype), numeric) for _, dtype, _, numeric, _ in layout]
 
     def _build(self, arrays):
         layout, rule = self.layout, self.rule
@@ -71,13 +88,14 @@ class FusedUpdate:
     def __call__(self, items):
         """``items``: per param ``(weight, grad, states, hyper)``; updates in place."""
         arrays, targets = [], []
-        for (w, g, states, hp), (_, _, _, numeric, _), bufs in zip(items, self.layout,
-                                                                  self.scalars):
+        values = {dt: [] for dt in self.flat}
+        for (w, g, states, hp), (dt, numeric), bufs in zip(items, self._order, self.scalars):
             arrays += [w._data, g._data] + [s._data for s in states]
-            for k, b in zip(numeric, bufs):
-                b[0] = hp[k]
+            values[dt] += [hp[k] for k in numeric]
             arrays += bufs
             targets += [w] + list(states)
+        for dt, flat in self.flat.items():
+            flat[:] = values[dt]
         if self.exe is None:
             old = STATE.recording
             STATE.recording = False

@@ -89,6 +89,17 @@ def _c(x):
     return np.ascontiguousarray(x)
 
 
+def _bind_output(lines, name, slot):
+    """Driver lines binding graph output ``name``: the caller's buffer when given, else
+    one from the output's ring."""
+    take = f"_take(r_{name}, s_{name}, d_{name})"
+    if slot is None:
+        lines.append(f"    {name} = {take}")
+    else:
+        lines += [f"    {name} = dests[{slot}]", f"    if {name} is None:",
+                  f"        {name} = {take}"]
+
+
 def _fix(r, dt):
     if type(r) is np.ndarray and r.dtype == dt:
         return r
@@ -111,7 +122,10 @@ class CompiledGraph:
         g = self.graph
         env = {"np": np, "_fix": _fix, "_c": _c, "_cc": _cc, "_take": _take}
         names = {}
-        lines = ["def run(feeds):"]
+        # ``dests``: per graph output, a caller-owned buffer to write it into, or None
+        # (a hybridized backward writes weight gradients straight into ``.grad``).
+        env["_NODESTS"] = (None,) * len(g.outputs)
+        lines = ["def run(feeds, dests=_NODESTS):"]
         if g.inputs:
             lines.append("    " + ", ".join(f"v{i}" for i in range(len(g.inputs))) + ", = feeds")
         for i, v in enumerate(g.inputs):
@@ -124,6 +138,7 @@ class CompiledGraph:
             for v in n.inputs:
                 consumers.setdefault(id(v), []).append(n)
         graph_outputs = {id(v) for v in g.outputs}
+        self.dest_slots = {id(v): i for i, v in enumerate(g.outputs) if g.outputs.count(v) == 1}
         # Donated inputs: an output may be written straight into an input's buffer when
         # that input is read only by the fused kernel producing the output (elementwise,
         # same shape: each element is read before it is written).
@@ -166,7 +181,8 @@ class CompiledGraph:
                         outs.append(name)
                     else:
                         outs.append(self._alloc_output(v, fresh, env, lines, donated,
-                                                       graph_outputs, consumers))
+                                                       graph_outputs, consumers,
+                                                       self.dest_slots))
                 if n.op == "fused_matmul":
                     lines.append("    " + gemm_call(n, ins, outs[0]))
                     if src is None:
@@ -199,7 +215,7 @@ class CompiledGraph:
                     name = fresh(v)
                     env["s_" + name], env["d_" + name] = v.shape, v.dtype
                     env["r_" + name] = []
-                    lines.append(f"    {name} = _take(r_{name}, s_{name}, d_{name})")
+                    _bind_output(lines, name, self.dest_slots.get(id(v)))
                     outs.append(name)
                 args = [f"_cc({a})" for a in ins] + outs
                 lines.append(f"    {kname}({', '.join(args)})")
@@ -222,7 +238,7 @@ class CompiledGraph:
         self._fn = env["run"]
 
     @staticmethod
-    def _alloc_output(v, fresh, env, lines, donated, graph_outputs, consumers):
+    def _alloc_output(v, fresh, env, lines, donated, graph_outputs, consumers, dest_slots):
         """Driver lines that bind a buffer for kernel output ``v``; returns its name."""
         name = fresh(v)
         reusable = id(v) not in graph_outputs and all(
@@ -238,7 +254,7 @@ class CompiledGraph:
             lines.append(f"    {name} = b_{name}")
         else:
             env["r_" + name] = []
-            lines.append(f"    {name} = _take(r_{name}, s_{name}, d_{name})")
+            _bind_output(lines, name, dest_slots.get(id(v)))
         return name
 
     @staticmethod
@@ -248,8 +264,8 @@ class CompiledGraph:
         args = [f"{ins[2]}.reshape(-1)"] if has_bias else []
         return args + [f"{ins[i]}.reshape(-1)" for i in epilogue_inputs(n)]
 
-    def __call__(self, feeds):
-        return self._fn(feeds)
+    def __call__(self, feeds, dests=None):
+        return self._fn(feeds) if dests is None else self._fn(feeds, dests)
 
 
 class _Interpreted:
@@ -260,7 +276,7 @@ class _Interpreted:
         self.kernels = []
         self.source = ""
 
-    def __call__(self, feeds):
+    def __call__(self, feeds, dests=None):
         return interpret(self.graph, feeds)
 
 
@@ -279,18 +295,18 @@ class _FirstCallGuard:
     def __getattr__(self, name):
         return getattr(self.impl, name)
 
-    def __call__(self, feeds):
+    def __call__(self, feeds, dests=None):
         if self.checked:
-            return self.impl(feeds)
+            return self.impl(feeds, dests)
         try:
             t0 = time.perf_counter()
-            out = self.impl(feeds)
+            out = self.impl(feeds, dests)
             self.compile_seconds = time.perf_counter() - t0
         except HybridnetError:
             raise
         except Exception as e:  # numba typing/lowering errors surface on the first call
             self.impl = fallback(self.impl.graph, e)
-            out = self.impl(feeds)
+            out = self.impl(feeds, dests)
         self.checked = True
         self.direct = getattr(self.impl, "_fn", None) or self.impl
         return out
