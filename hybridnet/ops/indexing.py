@@ -8,6 +8,7 @@ import numpy as np
 
 from ..base import HybridnetValueError, ShapeError
 from ._util import call
+from .nn_rows_kernels import pick_grad_kernel, pick_kernel
 from .registry import Op, register
 
 _BASIC = (slice, int, type(None), type(Ellipsis))
@@ -251,7 +252,7 @@ def _pick_vjp(g, ins, out, axis=-1, keepdims=False, mode="clip"):
     return (call("_pick_grad", g, ins[1], axis=axis, mode=mode, shape=ins[0].shape), None)
 
 
-register(Op("pick", "movement", _pick, _pick_vjp, nondiff_args=("index",)))
+register(Op("pick", "movement", _pick, _pick_vjp, nondiff_args=("index",), kernel=pick_kernel))
 
 
 def _pick_grad(grad, index, axis=-1, mode="clip", shape=()):
@@ -265,7 +266,7 @@ def _pick_grad(grad, index, axis=-1, mode="clip", shape=()):
 register(Op("_pick_grad", "opaque", _pick_grad,
             lambda g, ins, out, axis=-1, mode="clip", shape=():
             (call("pick", g, ins[1], axis=axis, mode=mode).reshape(ins[0].shape), None),
-            nondiff_args=("index",)))
+            nondiff_args=("index",), kernel=pick_grad_kernel))
 
 
 def _one_hot(indices, depth=None, on_value=1.0, off_value=0.0, dtype="float32"):

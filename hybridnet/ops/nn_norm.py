@@ -13,6 +13,7 @@ import numpy as np
 from ..base import ShapeError
 from ._util import call
 from .nn_common import channel_shape, check_kwargs, check_nd, finish, is_training
+from .nn_rows_kernels import batch_norm_infer_kernel, normalize_kernel
 from .registry import Op, frontend, register
 
 
@@ -60,7 +61,8 @@ def _normalize_vjp(g, ins, out, axes=(), ch_axis=1, eps=1e-5, fix_gamma=False):
     return dx, dgamma, dbeta
 
 
-register(Op("_normalize", "opaque", _normalize, _normalize_vjp, num_outputs=3))
+register(Op("_normalize", "opaque", _normalize, _normalize_vjp, num_outputs=3,
+            kernel=normalize_kernel))
 
 
 def _batch_norm_infer(data, gamma, beta, moving_mean, moving_var, eps=1e-3, axis=1,
@@ -88,7 +90,7 @@ def _batch_norm_infer_vjp(g, ins, out, eps=1e-3, axis=1, fix_gamma=True):
 
 register(Op("_batch_norm_infer", "opaque", _batch_norm_infer, _batch_norm_infer_vjp,
             lambda shapes, dtypes, **a: [(tuple(shapes[0]), np.dtype(dtypes[0]))],
-            nondiff_args=("moving_mean", "moving_var")))
+            nondiff_args=("moving_mean", "moving_var"), kernel=batch_norm_infer_kernel))
 
 
 # ---- frontends ----------------------------------------------------------------------------

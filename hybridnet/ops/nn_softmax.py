@@ -10,6 +10,7 @@ import numpy as np
 from ..base import HybridnetValueError, ShapeError
 from ._util import call
 from .nn_common import check_kwargs, check_nd, finish
+from .nn_rows_kernels import log_softmax_kernel, softmax_kernel
 from .registry import Op, frontend, register
 
 
@@ -54,8 +55,9 @@ def _same_rule(shapes, dtypes, **attrs):
     return [(tuple(shapes[0]), np.dtype(dtypes[0]))]
 
 
-register(Op("softmax", "opaque", _softmax, _softmax_vjp, _same_rule))
-register(Op("log_softmax", "opaque", _log_softmax, _log_softmax_vjp, _same_rule))
+register(Op("softmax", "opaque", _softmax, _softmax_vjp, _same_rule, kernel=softmax_kernel))
+register(Op("log_softmax", "opaque", _log_softmax, _log_softmax_vjp, _same_rule,
+            kernel=log_softmax_kernel))
 
 
 def _softmax_frontend(name, doc):

@@ -4,12 +4,13 @@ from .dce import dce
 from .fold import fold
 from .fuse import fuse_elementwise
 from .fuse_matmul import fuse_matmul
+from .rows import rows
 from .simplify import simplify
 
-__all__ = ["simplify", "cse", "dce", "fold", "fuse_elementwise", "fuse_matmul", "optimize",
-           "PIPELINE"]
+__all__ = ["simplify", "cse", "dce", "fold", "rows", "fuse_elementwise", "fuse_matmul",
+           "optimize", "PIPELINE"]
 
-PIPELINE = (simplify, fold, cse, dce, fuse_elementwise, fuse_matmul)
+PIPELINE = (simplify, fold, cse, rows, dce, fuse_elementwise, fuse_matmul)
 
 
 def optimize(graph, verify_each=False):

@@ -1,0 +1,161 @@
+"""Fused row ops that the JIT's ``rows`` pass (``jit/passes/rows.py``) builds from
+softmax / log-softmax / cross-entropy patterns. Internal: users never call them.
+
+A *row* is the 1-D lane along ``axis``; every op here works row by row, so the code
+generator (``nn_rows_kernels.py``) runs each as one Numba loop over rows.
+
+* ``_softmax_xent(data, index)`` -> ``(scale * logp[index], logp)`` with
+  ``logp = log_softmax(data / T, axis)``: the forward of softmax cross-entropy
+  (``log_softmax -> pick -> negative``) in one pass; ``logp`` is the residual the
+  backward reads.
+* ``_xent_grad(grad, logp, index)`` = ``scale * grad * (exp(logp) - one_hot(index))``:
+  its backward (``_pick_grad -> sum -> exp * ...`` collapsed). ``grad`` holds one value
+  per row (any shape of that size: the rows' order).
+* ``_log_softmax_grad(grad, out)`` = ``scale * (grad - exp(out) * sum(grad, axis))``
+  and ``_softmax_grad(grad, out)`` = ``scale * out * (grad - sum(grad * out, axis))``:
+  the VJPs of log_softmax / softmax as single row ops.
+
+Each has a NumPy forward (the reference interpreter's rule) and a VJP written with
+hybridnet ops, like every other op.
+"""
+import numpy as np
+
+from ._util import call
+from .indexing import _fix_index
+from .nn_softmax import _log_softmax
+from .registry import Op, register
+
+
+def row_layout(shape, axis):
+    """``(A, K, B)``: ``shape`` viewed as A outer x K along ``axis`` x B inner."""
+    ax = axis % len(shape)
+    a = int(np.prod(shape[:ax], dtype=np.int64))
+    b = int(np.prod(shape[ax + 1:], dtype=np.int64))
+    return a, int(shape[ax]), b
+
+
+def _lanes(shape, axis, keepdims):
+    ax = axis % len(shape)
+    keep = tuple(shape[:ax]) + (1,) + tuple(shape[ax + 1:])
+    return keep if keepdims else (tuple(shape[:ax]) + tuple(shape[ax + 1:]) or (1,))
+
+
+def _one_hot_rows(shape, index, axis, mode):
+    """0/1 array of ``shape`` marking ``index`` (one per row) along ``axis``."""
+    a, k, b = row_layout(shape, axis)
+    idx = _fix_index(np.asarray(index).reshape(a, 1, b), k, mode, "pick")
+    oh = np.zeros((a, k, b), bool)
+    np.put_along_axis(oh, idx, True, axis=1)
+    return oh.reshape(shape)
+
+
+def _per_row(grad, shape, axis):
+    """``grad`` (one value per row) as an array broadcasting along ``axis``."""
+    return grad.reshape(_lanes(shape, axis, True))
+
+
+# ---- _softmax_xent ------------------------------------------------------------------------
+def _softmax_xent(data, index, axis=-1, keepdims=False, mode="clip", temperature=None,
+                  scale=-1.0):
+    """``(scale * logp[index], logp)``, ``logp = log_softmax(data, axis, temperature)``."""
+    logp = _log_softmax(data, axis, temperature)
+    a, k, b = row_layout(data.shape, axis)
+    idx = _fix_index(np.asarray(index).reshape(a, 1, b), k, mode, "pick")
+    picked = np.take_along_axis(logp.reshape(a, k, b), idx, axis=1)
+    loss = (picked * data.dtype.type(scale)).reshape(_lanes(data.shape, axis, keepdims))
+    return loss.astype(data.dtype, copy=False), logp
+
+
+def _softmax_xent_rule(shapes, dtypes, axis=-1, keepdims=False, **attrs):
+    dt = np.dtype(dtypes[0])
+    return [(_lanes(tuple(shapes[0]), axis, keepdims), dt), (tuple(shapes[0]), dt)]
+
+
+def _softmax_xent_vjp(g, ins, out, axis=-1, keepdims=False, mode="clip", temperature=None,
+                      scale=-1.0):
+    gl, glp = g
+    logp = out[1]
+    inv_t = 1.0 if temperature is None else 1.0 / temperature
+    dx = call("_xent_grad", gl, logp, ins[1], axis=axis, mode=mode, scale=-scale * inv_t)
+    dx = dx + call("_log_softmax_grad", glp, logp, axis=axis, scale=inv_t)
+    return dx, None
+
+
+register(Op("_softmax_xent", "opaque", _softmax_xent, _softmax_xent_vjp, _softmax_xent_rule,
+            num_outputs=2, nondiff_args=("index",),
+            kernel=lambda node: _kernels().softmax_xent_kernel(node)))
+
+
+# ---- _xent_grad ---------------------------------------------------------------------------
+def _xent_grad(grad, logp, index, axis=-1, mode="clip", scale=1.0):
+    """``scale * grad * (exp(logp) - one_hot(index, axis))``; ``grad`` one value per row."""
+    g = _per_row(grad, logp.shape, axis)
+    oh = _one_hot_rows(logp.shape, index, axis, mode)
+    dx = (g * logp.dtype.type(scale)) * (np.exp(logp) - oh.astype(logp.dtype))
+    return dx.astype(logp.dtype, copy=False)
+
+
+def _xent_grad_rule(shapes, dtypes, **attrs):
+    return [(tuple(shapes[1]), np.dtype(dtypes[1]))]
+
+
+def _xent_grad_vjp(u, ins, out, axis=-1, mode="clip", scale=1.0):
+    grad, logp, index = ins
+    g = grad.reshape(_lanes(logp.shape, axis, True))
+    e = call("exp", logp)
+    dgrad = (call("sum", u * e, axis=axis, keepdims=True)
+             - call("pick", u, index, axis=axis, keepdims=True, mode=mode)) * scale
+    return dgrad.reshape(grad.shape), u * g * e * scale, None
+
+
+register(Op("_xent_grad", "opaque", _xent_grad, _xent_grad_vjp, _xent_grad_rule,
+            nondiff_args=("index",), kernel=lambda node: _kernels().xent_grad_kernel(node)))
+
+
+# ---- _log_softmax_grad / _softmax_grad ----------------------------------------------------
+def _log_softmax_grad(grad, out, axis=-1, scale=1.0):
+    """``scale * (grad - exp(out) * sum(grad, axis))``: log_softmax's VJP, ``out`` its output."""
+    dx = grad - np.exp(out) * grad.sum(axis=axis, keepdims=True)
+    if scale != 1.0:
+        dx = dx * out.dtype.type(scale)
+    return dx.astype(out.dtype, copy=False)
+
+
+def _log_softmax_grad_vjp(u, ins, out, axis=-1, scale=1.0):
+    grad, o = ins
+    e = call("exp", o)
+    dgrad = (u - call("sum", u * e, axis=axis, keepdims=True)) * scale
+    dout = u * e * call("sum", grad, axis=axis, keepdims=True) * (-scale)
+    return dgrad, dout
+
+
+def _softmax_grad(grad, out, axis=-1, scale=1.0):
+    """``scale * out * (grad - sum(grad * out, axis))``: softmax's VJP, ``out`` its output."""
+    dx = out * (grad - (grad * out).sum(axis=axis, keepdims=True))
+    if scale != 1.0:
+        dx = dx * out.dtype.type(scale)
+    return dx.astype(out.dtype, copy=False)
+
+
+def _softmax_grad_vjp(u, ins, out, axis=-1, scale=1.0):
+    grad, o = ins
+    su = call("sum", u * o, axis=axis, keepdims=True)
+    sg = call("sum", grad * o, axis=axis, keepdims=True)
+    dgrad = o * (u - su) * scale
+    dout = (u * (grad - sg) - grad * su) * scale
+    return dgrad, dout
+
+
+def _same2(shapes, dtypes, **attrs):
+    return [(tuple(shapes[1]), np.dtype(dtypes[1]))]
+
+
+register(Op("_log_softmax_grad", "opaque", _log_softmax_grad, _log_softmax_grad_vjp, _same2,
+            kernel=lambda node: _kernels().log_softmax_grad_kernel(node)))
+register(Op("_softmax_grad", "opaque", _softmax_grad, _softmax_grad_vjp, _same2,
+            kernel=lambda node: _kernels().softmax_grad_kernel(node)))
+
+
+def _kernels():
+    from . import nn_rows_kernels
+    return nn_rows_kernels
