@@ -9,6 +9,10 @@ from . import _threads
 
 _threads.configure()
 
+from . import _numba_boot
+
+_numba_boot.boot()
+
 from . import base  # noqa: F401
 from .base import HybridnetError, MXNetError  # noqa: F401
 from .context import Context, cpu, current_context, gpu, num_gpus  # noqa: F401

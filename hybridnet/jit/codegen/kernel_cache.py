@@ -29,6 +29,8 @@ def _cpu_name():
 
 def cache_dir():
     import llvmlite
+    from ..._numba_boot import boot
+    boot()        # already done at import unless HYBRIDNET_LAZY_NUMBA=1
     import numba
     from ... import __version__
     home = os.environ.get("HYBRIDNET_HOME", os.path.join(os.path.expanduser("~"), ".hybridnet"))
