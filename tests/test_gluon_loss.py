@@ -276,3 +276,97 @@ def test_ctc_loss_errors():
     with pytest.raises(ShapeError, match=r"CTCLoss: label must be \(batch, label_length\) in "
                                          r"layout NT for a batch of 2, got shape \(3, 2\)"):
         gloss.CTCLoss()(nd.ones((2, 4, 3)), nd.ones((3, 2)))
+
+
+# ---- the eager fused softmax cross-entropy (one op instead of log_softmax/pick/mean) -------
+def _composite_ce(pred, label, weight=None):
+    """The general path of SoftmaxCrossEntropyLoss, op by op."""
+    loss = -nd.pick(nd.log_softmax(pred, axis=-1), label, axis=-1, keepdims=True)
+    loss = loss * weight if weight is not None else loss
+    return nd.mean(loss, axis=1)
+
+
+def test_softmax_ce_eager_fused_op_is_used_and_matches_composite(monkeypatch):
+    from hybridnet.ops.registry import OPS
+    seen = []
+    op = OPS["_softmax_ce_loss"]
+    orig = op.forward
+    monkeypatch.setattr(op, "forward", lambda *a: (seen.append(1), orig(*a))[1])
+    for dtype in ("float32", "float64"):
+        pred = nd.array(rand(6, 5) * 4, dtype=dtype)
+        label = nd.array([0, 4, 2, 9, -3, 1.7])       # out of range clips, floats truncate
+        for weight in (None, 0.5):
+            out = gloss.SoftmaxCrossEntropyLoss(weight=weight)(pred, label)
+            ref = _composite_ce(pred, label, weight)
+            assert out.shape == (6,) and out.dtype == ref.dtype
+            np.testing.assert_array_equal(out.asnumpy(), ref.asnumpy())   # same arithmetic
+        out = gloss.SoftmaxCELoss()(pred, label.reshape((6, 1)))           # (N, 1) labels
+        np.testing.assert_array_equal(out.asnumpy(), _composite_ce(pred, label).asnumpy())
+    assert len(seen) == 6
+
+
+def test_softmax_ce_eager_fused_gradients():
+    pred = rand(5, 4) * 3
+    label = np.array([0, 3, 1, 7, -1.0])              # includes clipped labels
+    lossfn = gloss.SoftmaxCrossEntropyLoss(weight=0.7)
+    check_numeric_gradient(lambda p: lossfn(p, nd.array(label, dtype="float64")), [pred])
+    # the same gradient as the composite, with a head gradient, in float32
+    hg = nd.array(rng.uniform(0.5, 1.5, 5))
+    grads = []
+    for f in (lambda p: lossfn(p, nd.array(label)),
+              lambda p: _composite_ce(p, nd.array(label), 0.7)):
+        p = nd.array(pred)
+        p.attach_grad()
+        with autograd.record():
+            out = f(p)
+        out.backward(hg)
+        grads.append(p.grad.asnumpy())
+    assert_almost_equal(grads[0], grads[1], rtol=1e-6, atol=1e-7)
+
+
+def test_softmax_ce_eager_fused_second_order():
+    """create_graph=True differentiates through the loss's gradient (composite ops)."""
+    pred = rand(4, 3)
+    label = nd.array([2, 0, 1, 1.0])
+    hess = []
+    for f in (lambda p: gloss.SoftmaxCrossEntropyLoss()(p, label),
+              lambda p: _composite_ce(p, label)):
+        p = nd.array(pred, dtype="float64")
+        p.attach_grad()
+        with autograd.record():
+            (g,) = autograd.grad(f(p), [p], create_graph=True)
+            z = (g * g).sum()
+        z.backward()
+        hess.append((g.asnumpy(), p.grad.asnumpy()))
+    assert_almost_equal(hess[0][0], hess[1][0], rtol=1e-12, atol=1e-14)
+    assert_almost_equal(hess[0][1], hess[1][1], rtol=1e-10, atol=1e-12)
+    assert np.abs(hess[0][1]).max() > 1e-3
+
+
+def test_softmax_ce_loss_op_probability_output():
+    """The op's second output is softmax(data); gradients through it are exact too."""
+    from hybridnet.ndarray.ndarray import invoke
+    from hybridnet.ops.registry import OPS
+    pred = rand(4, 5)
+    label = np.array([1, 0, 4, 2.0])
+    sm = np.exp(pred - pred.max(1, keepdims=True))
+    sm /= sm.sum(1, keepdims=True)
+    loss, prob = invoke(OPS["_softmax_ce_loss"], (nd.array(pred, dtype="float64"),
+                                                   nd.array(label, dtype="float64")))
+    assert_almost_equal(prob, sm, rtol=1e-12, atol=1e-14)
+    assert_almost_equal(loss, -np.log(sm[np.arange(4), label.astype(int)]), rtol=1e-12)
+    w = rng.uniform(0.5, 1.5, (4, 5))
+
+    def both(p):
+        lo, pr = invoke(OPS["_softmax_ce_loss"], (p, nd.array(label, dtype="float64")))
+        return lo.reshape((4, 1)) * 2.0 + pr * nd.array(w)
+    check_numeric_gradient(both, [pred])
+    # and under create_graph (the composite branch of the vjp)
+    p = nd.array(pred, dtype="float64")
+    p.attach_grad()
+    with autograd.record():
+        (g1,) = autograd.grad(both(p), [p], create_graph=True)
+    with autograd.record():
+        out = both(p)
+    out.backward()
+    assert_almost_equal(g1, p.grad, rtol=1e-12, atol=1e-14)

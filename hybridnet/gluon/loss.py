@@ -5,8 +5,10 @@ multiplied by ``sample_weight`` (broadcast against the elementwise loss) first.
 import numpy as np
 
 from .. import ndarray as nd
+from .._state import STATE
 from ..base import HybridnetValueError, ShapeError
-from ..ndarray.ndarray import NDArray
+from ..ndarray.ndarray import NDArray, invoke
+from ..ops.registry import OPS
 from .block import HybridBlock
 
 __all__ = ["Loss", "L1Loss", "L2Loss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
@@ -176,6 +178,17 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._from_logits = from_logits
 
     def forward(self, pred, label, sample_weight=None):
+        if (STATE.tracer is None and sample_weight is None and self._sparse_label
+                and not self._from_logits and type(pred) is NDArray and pred.ndim == 2
+                and self._axis % 2 == 1 and self._batch_axis % 2 == 0):
+            # Eager (N, C) logits: one fused op with the composite's values (below).
+            label = _as_nd(label, pred)
+            n = pred.shape[0]
+            if label.shape != (n,) and label.size == n:
+                label = nd.reshape(label, shape=(n,))
+            if label.shape == (n,):
+                loss = invoke(_CE_LOSS, (pred, label))[0]
+                return loss if self._weight is None else loss * self._weight
         if not self._from_logits:
             pred = nd.log_softmax(pred, axis=self._axis)
         label = _as_nd(label, pred)
@@ -198,6 +211,7 @@ class SoftmaxCrossEntropyLoss(Loss):
 
 
 SoftmaxCELoss = SoftmaxCrossEntropyLoss
+_CE_LOSS = OPS["_softmax_ce_loss"]
 
 
 class KLDivLoss(Loss):

@@ -1,0 +1,92 @@
+"""Fused per-sample losses for the eager path of ``gluon.loss``.
+
+``_softmax_ce_loss(data, label)`` is ``-pick(log_softmax(data, axis=1), label)``
+for ``data`` (N, C) and ``label`` (N,) in one op: the eager
+``SoftmaxCrossEntropyLoss`` runs it instead of four ops (and their ten backward
+ops). Its forward is the same arithmetic as the composite, so the loss values
+are identical; labels are handled like ``pick``'s default ``mode='clip'``
+(floats truncate, out-of-range labels clip to ``0..C-1``). It also returns
+``softmax(data, axis=1)``, which its backward reuses.
+
+Traced code (hybridize) keeps using the composite ops, which the JIT fuses into
+row kernels. The VJP is NumPy in plain eager backward and the composite's
+differentiable ops otherwise (``create_graph=True``, tracing), so higher-order
+gradients stay correct.
+"""
+import numpy as np
+
+from .._state import STATE
+from ..base import ShapeError
+from ._util import call
+from .registry import Op, register
+
+
+def _ce_check(shape, lshape):
+    if len(shape) != 2 or tuple(lshape) != (shape[0],):
+        raise ShapeError(f"_softmax_ce_loss: expected data (N, C) and label (N,), got data "
+                         f"{tuple(shape)} and label {tuple(lshape)}")
+
+
+def _labels(label, c):
+    """Class indices: truncated to integers and clipped to 0..c-1 (``pick`` mode 'clip')."""
+    idx = label.astype(np.intp)        # a new array: clipped in place
+    np.minimum(idx, c - 1, out=idx)
+    np.maximum(idx, 0, out=idx)
+    return idx
+
+
+def _softmax_ce_loss(data, label):
+    """``(loss, prob)``: per-sample ``-log(softmax(data, axis=1)[i, label[i]])`` (N,) and
+    ``softmax(data, axis=1)`` (N, C)."""
+    _ce_check(data.shape, label.shape)
+    n, c = data.shape
+    z = data - data.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    # -(z - log(s))[label] of the composite, written as log(s) - z (the same value in IEEE)
+    loss = np.log(s).reshape(n) - z[np.arange(n), _labels(label, c)]
+    e /= s
+    return loss.astype(data.dtype, copy=False), e.astype(data.dtype, copy=False)
+
+
+def _softmax_ce_loss_rule(shapes, dtypes):
+    _ce_check(shapes[0], shapes[1])
+    dt = np.dtype(dtypes[0])
+    return [((shapes[0][0],), dt), (tuple(shapes[0]), dt)]
+
+
+def _softmax_ce_loss_vjp(g, ins, out):
+    x, label = ins
+    g_loss, g_prob = g
+    prob = out[1]
+    if STATE.tracer is None and not STATE.recording:
+        # plain eager backward: (softmax(x) - one_hot(label)) * g, in NumPy
+        return call("_softmax_ce_loss_grad", g_loss, prob, label, g_prob), None
+    # create_graph / traced: differentiable ops only
+    n = x.shape[0]
+    dx = prob * g_loss.reshape((n, 1)) + call("_pick_grad", -g_loss, label, axis=-1,
+                                              mode="clip", shape=x.shape)
+    gp = g_prob * prob        # softmax's vjp for the probability output
+    return dx + gp - prob * call("sum", gp, axis=-1, keepdims=True), None
+
+
+register(Op("_softmax_ce_loss", "opaque", _softmax_ce_loss, _softmax_ce_loss_vjp,
+            _softmax_ce_loss_rule, num_outputs=2, nondiff_args=("label",)))
+
+
+def _softmax_ce_loss_grad(grad, prob, label, grad_prob):
+    """The input gradient of ``_softmax_ce_loss`` from its output gradients:
+    ``(prob - one_hot(label)) * grad[:, None]`` plus softmax's gradient for ``grad_prob``."""
+    _ce_check(prob.shape, label.shape)
+    n, c = prob.shape
+    d = prob * grad.reshape(n, 1)
+    d[np.arange(n), _labels(label, c)] -= grad
+    if grad_prob.any():
+        gp = grad_prob * prob
+        d += gp
+        d -= prob * gp.sum(axis=1, keepdims=True)
+    return d
+
+
+register(Op("_softmax_ce_loss_grad", "opaque", _softmax_ce_loss_grad, None,
+            lambda shapes, dtypes: [(tuple(shapes[1]), np.dtype(dtypes[1]))]))
