@@ -393,3 +393,46 @@ def test_updater_states_roundtrip():
         upd.get_states(dump_optimizer=True)
     with pytest.raises(mx.base.HybridnetIOError, match="not a valid hybridnet array file"):
         upd.set_states(b"garbage")
+
+
+# ---- rule_inplace: the eager fast path of update() ----------------------------------------
+INPLACE = [(n, dict(c, **e)) for n in ("sgd", "nag") for c in COMMON
+           for e in ({}, {"momentum": 0.9})]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name,kw", INPLACE, ids=[f"{n}-{sorted(k.items())}" for n, k in INPLACE])
+def test_rule_inplace_matches_rule_over_steps(name, kw, dtype):
+    """update() (rule_inplace on NumPy buffers) tracks the op-by-op rule step after step."""
+    kind = type(mx.optimizer.create(name))
+    assert kind._inplace_rule() is kind.rule_inplace is not None
+    w0, grads = _data(3, steps=6, shape=(5, 7))
+    fast, slow = mx.optimizer.create(name, **kw), mx.optimizer.create(name, **kw)
+    w_fast, w_slow = nd.array(w0, dtype=dtype), nd.array(w0, dtype=dtype)
+    buf = w_fast._data
+    s_fast, s_slow = fast.create_state(0, w_fast), slow.create_state(0, w_slow)
+    tol = dict(rtol=1e-12, atol=1e-13) if dtype == "float64" else dict(rtol=2e-6, atol=1e-6)
+    for g in grads:
+        fast.update(0, w_fast, nd.array(g, dtype=dtype), s_fast)
+        slow._update_count(0)
+        outs = kind.rule(w_slow, nd.array(g, dtype=dtype), *flat_state(s_slow),
+                         **slow.hyper(0))
+        w_slow = outs[0]
+        s_slow = outs[1] if len(outs) > 1 else None
+        np.testing.assert_allclose(w_fast.asnumpy(), w_slow.asnumpy(), **tol)
+        for a, b in zip(flat_state(s_fast), flat_state(s_slow)):
+            np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), **tol)
+    assert w_fast._data is buf and w_fast.dtype == np.dtype(dtype)      # in place
+
+
+def test_subclass_overriding_rule_does_not_inherit_rule_inplace():
+    class HalfStepSGD(mx.optimizer.SGD):
+        @staticmethod
+        def rule(weight, grad, *mom, lr, **hyper):
+            return mx.optimizer.SGD.rule(weight, grad, *mom, lr=lr * 0.5, **hyper)
+
+    assert HalfStepSGD._inplace_rule() is None and mx.optimizer.SGD._inplace_rule() is not None
+    opt = HalfStepSGD(learning_rate=1.0)
+    w = nd.array([1.0, 1.0])
+    opt.update(0, w, nd.array([1.0, 2.0]), None)
+    np.testing.assert_allclose(w.asnumpy(), [0.5, 0.0])

@@ -4,12 +4,26 @@ Formulas are those of MXNet 1.x's fused kernels (sgd_update, sgd_mom_update,
 nag_mom_update, signsgd_update, signum_update); ``g`` below is
 ``clip(rescale_grad * grad, clip_gradient)``.
 """
+import numpy as np
+
 from ..ndarray.creation import zeros
 from .base import Optimizer, clip, register, scale, sign, _is_num
 
 
 def _g(grad, rescale_grad, clip_gradient):
     return clip(scale(grad, rescale_grad), clip_gradient)
+
+
+def _g_np(grad, rescale_grad, clip_gradient, lr=1.0):
+    """NumPy ``clip(rescale_grad * grad, clip_gradient) * lr`` as a new array."""
+    if clip_gradient is None:
+        return grad * (rescale_grad * lr)
+    g = grad * rescale_grad
+    np.minimum(g, clip_gradient, out=g)
+    np.maximum(g, -clip_gradient, out=g)
+    if lr != 1.0:
+        g *= lr
+    return g
 
 
 def _decay(weight, lr, wd):
@@ -69,6 +83,19 @@ class SGD(_Momentum):
             m = m - dec
         return weight + m, m
 
+    @staticmethod
+    def rule_inplace(weight, grad, *mom, lr, wd, rescale_grad, clip_gradient, momentum):
+        step = _g_np(grad, rescale_grad, clip_gradient, lr)       # lr * g
+        if wd != 0:
+            step += weight * (lr * wd)
+        if not mom:
+            weight -= step
+            return
+        m = mom[0]
+        m *= momentum
+        m -= step
+        weight += m
+
 
 @register
 class NAG(_Momentum):
@@ -101,6 +128,24 @@ class NAG(_Momentum):
         step = d * lr
         m = mom[0] * momentum - step
         return weight + m * momentum - step, m
+
+    @staticmethod
+    def rule_inplace(weight, grad, *mom, lr, wd, rescale_grad, clip_gradient, momentum):
+        if not mom:
+            SGD.rule_inplace(weight, grad, lr=lr, wd=wd, rescale_grad=rescale_grad,
+                             clip_gradient=clip_gradient, momentum=momentum)
+            return
+        d = _g_np(grad, rescale_grad, clip_gradient)
+        if wd != 0:
+            d += weight * wd
+        d *= lr                                                    # step
+        m = mom[0]
+        m *= momentum
+        m -= d
+        weight -= d
+        d[...] = m
+        d *= momentum
+        weight += d
 
 
 @register
