@@ -6,8 +6,24 @@ from .registry import OPS
 
 def call(name, *inputs, **attrs):
     """Invoke op ``name`` on NDArray inputs (eagerly, recorded or traced, as the caller is)."""
-    from ..ndarray.ndarray import invoke
-    return invoke(OPS[name], inputs, attrs)
+    return _nd.invoke(OPS[name], inputs, attrs)
+
+
+def wrap(array):
+    """A NumPy array as an untracked NDArray (for VJPs' plain-eager NumPy paths)."""
+    return _nd.wrap(array)
+
+
+class _LazyNDArrayModule:
+    """``hybridnet.ndarray.ndarray`` (it imports this package: bound on first use)."""
+
+    def __getattr__(self, name):
+        from ..ndarray import ndarray
+        globals()["_nd"] = ndarray
+        return getattr(ndarray, name)
+
+
+_nd = _LazyNDArrayModule()
 
 
 def unbroadcast(g, shape):

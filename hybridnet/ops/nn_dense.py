@@ -4,10 +4,13 @@
 or ``(data, weight, bias)``: the compiler sees the GEMM and its bias epilogue as
 one node. Its VJP is three more GEMM/reduce ops, so backward fuses the same way.
 """
+import math
+
 import numpy as np
 
+from .._state import STATE
 from ..base import ShapeError
-from ._util import call
+from ._util import call, wrap
 from .nn_common import check_kwargs, check_nd, finish
 from .registry import Op, frontend, register
 
@@ -20,10 +23,10 @@ def _fc_shapes(dshape, wshape, bshape, num_hidden, flatten):
     if len(dshape) == 0:
         raise ShapeError("FullyConnected: data must have at least 1 dim, got a 0-d array")
     if flatten:
-        rows, k = dshape[0], int(np.prod(dshape[1:], dtype=np.int64))
+        rows, k = dshape[0], math.prod(dshape[1:])
     else:
         k = dshape[-1]
-        rows = int(np.prod(dshape[:-1], dtype=np.int64))
+        rows = math.prod(dshape[:-1])
     h = wshape[0]
     if wshape[1] != k:
         how = ("flattens to" if flatten else "has last dim")
@@ -64,6 +67,15 @@ def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None):
     x, w = ins[0], ins[1]
     need = needs_grad or (True,) * len(ins)
     rows, k, _ = _fc_shapes(x.shape, w.shape, None, num_hidden, flatten)
+    if STATE.tracer is None and not STATE.recording:
+        # plain eager backward: the same GEMMs straight on NumPy (no op dispatch)
+        wd = w._data
+        g2 = g._data.reshape(rows, wd.shape[0])
+        grads = [wrap(np.dot(g2, wd).reshape(x.shape)) if need[0] else None,
+                 wrap(np.dot(g2.T, x._data.reshape(rows, k))) if need[1] else None]
+        if len(ins) > 2:
+            grads.append(wrap(np.add.reduce(g2, axis=0, dtype=g2.dtype)) if need[2] else None)
+        return tuple(grads)
     g2 = g.reshape((rows, w.shape[0]))
     x2 = x.reshape((rows, k))
     # The data gradient is a full GEMM: skip it for the network's input.

@@ -7,7 +7,8 @@ recomputing from ``x`` (exp, sigmoid, tanh, sqrt ...). Piecewise-constant ops
 """
 import numpy as np
 
-from ._util import call, same_dtype, special
+from .._state import STATE
+from ._util import call, same_dtype, special, wrap
 from .registry import Op, register
 
 _LN2 = float(np.log(2.0))
@@ -110,7 +111,13 @@ def _relu(x):
     return np.maximum(x, 0)
 
 
-unary("relu", _relu, "max({0}, 0.0)", lambda g, x, y: g * (y > 0),
+def _relu_vjp(g, x, y):
+    if STATE.tracer is None and not STATE.recording:   # plain eager backward: one NumPy pass
+        return wrap(np.multiply(g._data, y._data > 0))
+    return g * (y > 0)
+
+
+unary("relu", _relu, "max({0}, 0.0)", _relu_vjp,
       doc="Rectified linear unit ``max(data, 0)``; gradient ``g * (data > 0)``.")
 unary("sigmoid", special.expit, "(1.0 / (1.0 + np.exp(-{0})))",
       lambda g, x, y: g * y * (1.0 - y),

@@ -4,12 +4,17 @@ import math
 
 from ... import ndarray as nd
 from ...base import HybridnetValueError, ShapeError
+from ...ndarray.ndarray import NDArray, invoke
+from ...ops.registry import OPS
 from ..block import Block, HybridBlock
 from ..parameter import Parameter
 from ._util import feature_mismatch, set_shape
 from .activations import Activation, check_activation
 
 __all__ = ["Dense", "Dropout", "Embedding", "Flatten", "Lambda", "HybridLambda"]
+
+
+_FC = OPS["_fully_connected"]
 
 
 class Dense(HybridBlock):
@@ -66,9 +71,13 @@ class Dense(HybridBlock):
     def forward(self, x):
         w = self.weight.data()
         try:
-            out = nd.FullyConnected(x, w, self.bias.data() if self.bias is not None else None,
-                                    num_hidden=self._units, no_bias=self.bias is None,
-                                    flatten=self._flatten)
+            if type(x) is NDArray:      # nd.FullyConnected's checks hold: skip the frontend
+                out = invoke(_FC, (x, w) if self.bias is None else (x, w, self.bias.data()),
+                             {"num_hidden": self._units, "flatten": bool(self._flatten)})
+            else:
+                out = nd.FullyConnected(x, w, self.bias.data() if self.bias is not None
+                                        else None, num_hidden=self._units,
+                                        no_bias=self.bias is None, flatten=self._flatten)
         except ShapeError:
             if x.ndim >= 1 and self._in_units(x) != w.shape[1]:
                 raise self._mismatch(x) from None
