@@ -55,7 +55,7 @@ def _count(shape, axes):
     return int(np.prod(shape if axes is None else [shape[a] for a in axes]))
 
 
-def _reduction(name, np_fn, vjp_fn, doc, own_dtype=True):
+def _reduction(name, np_fn, vjp_fn, doc, own_dtype=True, kernel=None):
     """Register reduction ``name(data, axis=None, keepdims=False, exclude=False)``.
 
     ``own_dtype``: pass ``dtype=data.dtype`` to NumPy so int32 sums stay int32
@@ -87,7 +87,7 @@ def _reduction(name, np_fn, vjp_fn, doc, own_dtype=True):
     exclude : bool
         Reduce over the axes *not* in ``axis``.
     """
-    register(Op(name, "reduce", forward, vjp))
+    register(Op(name, "reduce", forward, vjp, kernel=kernel))
 
 
 def _sum_vjp(g, x, out, axes):
@@ -135,8 +135,18 @@ def _nanprod_vjp(g, x, out, axes):
     return d * ok * g.reshape(keep)
 
 
-_reduction("sum", np.sum, _sum_vjp, "Sum of ``data`` over ``axis``.")
-_reduction("mean", np.mean, _mean_vjp, "Mean of ``data`` over ``axis``.", own_dtype=False)
+def _kernel(which):
+    """The JIT's Numba kernel builder ``reduce_kernels.<which>`` (imported on use)."""
+    def build(node):
+        from . import reduce_kernels
+        return getattr(reduce_kernels, which)(node)
+    return build
+
+
+_reduction("sum", np.sum, _sum_vjp, "Sum of ``data`` over ``axis``.",
+           kernel=_kernel("sum_kernel"))
+_reduction("mean", np.mean, _mean_vjp, "Mean of ``data`` over ``axis``.", own_dtype=False,
+           kernel=_kernel("mean_kernel"))
 _reduction("max", np.max, _extreme_vjp, "Maximum of ``data`` over ``axis``.", own_dtype=False)
 _reduction("min", np.min, _extreme_vjp, "Minimum of ``data`` over ``axis``.", own_dtype=False)
 _reduction("prod", np.prod, _prod_vjp, "Product of ``data`` over ``axis``.")
