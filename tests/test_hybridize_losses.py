@@ -163,10 +163,6 @@ def test_every_loss_is_covered():
     assert public - covered == set()
 
 
-@pytest.mark.xfail(strict=True, reason="jit: a block whose graphs cannot compile (float16: "
-                   "Numba has no float16 math) warns once per graph (train forward, backward, "
-                   "predict forward: 3 warnings), not once per block as issue 5 specifies; "
-                   "the answers do equal eager (interpreter fallback)")
 def test_float16_loss_falls_back_with_one_warning_and_eager_answers():
     import warnings
     from hybridnet import autograd, nd

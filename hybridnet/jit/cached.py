@@ -243,8 +243,8 @@ class CachedGraph:
         try:
             opt = verify(optimize(graph), check_types=False)
         except IRError as e:     # a pass bug must never reach the user: run the traced graph
-            return fallback(graph, e)
-        return compile_graph(opt)
+            return fallback(graph, e, self)
+        return compile_graph(opt, owner=self)
 
     # ---- calling -----------------------------------------------------------------
     def _call_fn(self, flat, keys):

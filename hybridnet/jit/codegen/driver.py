@@ -288,8 +288,9 @@ class _FirstCallGuard:
 
     direct = None
 
-    def __init__(self, compiled):
+    def __init__(self, compiled, owner=None):
         self.impl = compiled
+        self.owner = owner
         self.checked = False
 
     def __getattr__(self, name):
@@ -305,33 +306,41 @@ class _FirstCallGuard:
         except HybridnetError:
             raise
         except Exception as e:  # numba typing/lowering errors surface on the first call
-            self.impl = fallback(self.impl.graph, e)
+            self.impl = fallback(self.impl.graph, e, self.owner)
             out = self.impl(feeds, dests)
         self.checked = True
         self.direct = getattr(self.impl, "_fn", None) or self.impl
         return out
 
 
-def fallback(graph, err):
-    """The interpreter for ``graph``, after one warning (an error with HYBRIDNET_STRICT=1)."""
+def fallback(graph, err, owner=None):
+    """The interpreter for ``graph``, after one warning (an error with HYBRIDNET_STRICT=1).
+
+    ``owner`` (a hybridized block's CachedGraph) gets one warning in all: its train
+    forward, backward and predict graphs usually fail for the same reason (float16).
+    """
     STATS["fallbacks"] += 1
     if os.environ.get("HYBRIDNET_STRICT") == "1":
         raise HybridnetError(f"hybridize: compiling the graph failed ({type(err).__name__}: "
                              f"{err}) and HYBRIDNET_STRICT=1 forbids the eager fallback") from err
+    if owner is not None:
+        if getattr(owner, "fallback_warned", False):
+            return _Interpreted(graph, repr(err))
+        owner.fallback_warned = True
     warnings.warn(f"hybridize: compiling a graph failed ({type(err).__name__}: "
                   f"{str(err).splitlines()[0] if str(err) else ''}); running it in the "
                   "reference interpreter instead (same results, slower)", stacklevel=3)
     return _Interpreted(graph, repr(err))
 
 
-def compile_graph(graph, donate=None):
+def compile_graph(graph, donate=None, owner=None):
     """Graph (already optimized) -> callable executable.
 
     ``donate`` maps output index -> input index whose buffer the output may reuse
     (the caller checks ``out is input`` to know whether it happened)."""
     try:
-        return _FirstCallGuard(CompiledGraph(graph, donate))
+        return _FirstCallGuard(CompiledGraph(graph, donate), owner)
     except HybridnetError:
         raise
     except Exception as e:
-        return fallback(graph, e)
+        return fallback(graph, e, owner)
