@@ -319,6 +319,47 @@ def test_array_attribute_reassigned_between_calls_is_read_fresh():
     assert net(nd.ones((2,))).asnumpy().tolist() == [1.0, 1.0]
 
 
+SCALE = nd.array([2.0, 3.0])
+
+
+class _ReadsGlobal(gluon.HybridBlock):
+    def forward(self, x):
+        return x * SCALE
+
+
+def test_module_global_array_rebound_between_calls_is_read_fresh():
+    global SCALE
+    old = SCALE
+    try:
+        net = _ReadsGlobal()
+        net.hybridize()
+        for value in ([2.0, 3.0], [-1.0, 4.0], [7.0]):    # the last one: a new shape
+            SCALE = nd.array(value)
+            eager = (nd.ones((2,)) * SCALE).asnumpy().tolist()
+            assert net(nd.ones((2,))).asnumpy().tolist() == eager
+    finally:
+        SCALE = old
+
+
+def test_closed_over_array_rebound_between_calls_is_read_fresh():
+    def make():
+        offset = nd.array([1.0, 1.0])
+
+        class Shifted(gluon.HybridBlock):
+            def forward(self, x):
+                return x + offset
+
+        def rebind(value):
+            nonlocal offset
+            offset = nd.array(value)
+        return Shifted(), rebind
+    net, rebind = make()
+    net.hybridize()
+    assert net(nd.zeros((2,))).asnumpy().tolist() == [1.0, 1.0]
+    rebind([5.0, -5.0])
+    assert net(nd.zeros((2,))).asnumpy().tolist() == [5.0, -5.0]
+
+
 def test_forward_hooks_run_once_per_call_when_hybridized():
     net = _init(Chain())
     seen = []
