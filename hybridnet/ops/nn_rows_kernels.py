@@ -19,9 +19,57 @@ __all__ = ["softmax_kernel", "log_softmax_kernel", "softmax_xent_kernel", "xent_
            "log_softmax_grad_kernel", "softmax_grad_kernel", "pick_kernel", "pick_grad_kernel",
            "normalize_kernel", "batch_norm_infer_kernel"]
 
+# No 'reassoc' in the softmax family: it would turn the stable ``(x - max) - log(sum)``
+# into ``x - (max + log(sum))`` (5e-6 relative error at logits ~90 in float32). The
+# normalization kernels keep it (their float64 statistics sums then vectorise).
 _DEC = ("@numba.njit(cache=True, error_model='numpy', "
-        "fastmath={'nsz', 'arcp', 'contract', 'afn', 'reassoc'})\n")
+        "fastmath={'nsz', 'arcp', 'contract', 'afn'})\n")
+_DEC_NORM = ("@numba.njit(cache=True, error_model='numpy', "
+             "fastmath={'nsz', 'arcp', 'contract', 'afn', 'reassoc'})\n")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Put in front of float32 kernels that call exp (tests/test_jit_rows.py checks it).
+EXP32 = """from llvmlite import ir as _ir
+from numba.core import types as _types
+from numba.extending import intrinsic as _intrinsic
+
+
+@_intrinsic
+def _f32_from_bits(typingctx, i):
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], _ir.FloatType())
+    return _types.float32(_types.int32), codegen
+
+
+@numba.njit(inline='always', error_model='numpy', fastmath={'nsz', 'arcp', 'contract', 'afn'})
+def _exp32(x):
+    # exp of a float32 that LLVM vectorises (libm's expf is a scalar call): Cephes'
+    # expf polynomial on x - n*ln2, times 2**n built from bits in two halves (so
+    # subnormal results round correctly); <= 2 ulp from NumPy, inf/NaN/underflow exact.
+    t = min(max(x, np.float32(-104.0)), np.float32(88.75))
+    fx = np.floor(t * np.float32(1.44269504088896341) + np.float32(0.5))
+    r = t - fx * np.float32(0.693359375)
+    r = r - fx * np.float32(-2.12194440e-4)
+    p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
+           + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
+         + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
+    y = p * (r * r) + r + np.float32(1.0)
+    n = np.int32(fx)
+    h = n >> 1
+    y = (y * _f32_from_bits((h + 127) << 23)) * _f32_from_bits((n - h + 127) << 23)
+    y = y if x > np.float32(-104.0) else np.float32(0.0)
+    y = y if x < np.float32(88.72283) else np.float32(np.inf)
+    return y if x == x else x
+
+
+"""
+
+
+def with_exp32(src, dtype):
+    """``src`` calling the vectorisable ``_exp32`` instead of ``np.exp`` (float32 only)."""
+    if np.dtype(dtype) != np.float32 or "np.exp(" not in src:
+        return src
+    return EXP32 + src.replace("np.exp(", "_exp32(")
 
 
 def _ok(*values):
@@ -38,12 +86,12 @@ def _inner(shape, axis):
     return ax, int(np.prod(shape[ax + 1:], dtype=np.int64))
 
 
-def _render(args, rows, lanes, body, ax, contig):
+def _render(args, rows, lanes, body, ax, contig, dec=_DEC):
     """A kernel over rows: ``rows`` are (A, K, B) arrays (the first gives the layout),
     ``lanes`` one value per row; ``body`` lines use ``<name>r`` (the row), ``{lane}``
     (the index of a per-row value) and ``K``."""
     x = rows[0]
-    lines = [_DEC + f"def kernel({', '.join(args)}):",
+    lines = [dec + f"def kernel({', '.join(args)}):",
              f"    K = {x}.shape[{ax}]",
              "    A = 1",
              f"    for d in range({ax}):",
@@ -93,12 +141,15 @@ def _value(temperature, dtype):
 
 def _log_softmax_body(temperature, dtype, out):
     v = _value(temperature, dtype)
+    # exp into the output row first (a loop without a reduction: it vectorises), then sum
     return ["m = " + v.format(k=0),
             "for k in range(1, K):",
             "    m = max(m, " + v.format(k="k") + ")",
+            "for k in range(K):",
+            f"    {out}r[k] = np.exp(" + v.format(k="k") + " - m)",
             f"s = {_lit(0, dtype)}",
             "for k in range(K):",
-            "    s += np.exp(" + v.format(k="k") + " - m)",
+            f"    s += {out}r[k]",
             "ls = np.log(s)",
             "for k in range(K):",
             f"    {out}r[k] = (" + v.format(k="k") + " - m) - ls"]
@@ -115,14 +166,14 @@ def softmax_kernel(node):
     body = ["m = " + v.format(k=0),
             "for k in range(1, K):",
             "    m = max(m, " + v.format(k="k") + ")",
+            "for k in range(K):",
+            "    outr[k] = np.exp(" + v.format(k="k") + " - m)",
             f"s = {_lit(0, x.dtype)}",
             "for k in range(K):",
-            "    e = np.exp(" + v.format(k="k") + " - m)",
-            "    outr[k] = e",
-            "    s += e",
+            "    s += outr[k]",
             "for k in range(K):",
             "    outr[k] = outr[k] / s"]
-    return _render(["x", "out"], ["x", "out"], [], body, ax, inner == 1)
+    return with_exp32(_render(["x", "out"], ["x", "out"], [], body, ax, inner == 1), x.dtype)
 
 
 def log_softmax_kernel(node):
@@ -131,7 +182,7 @@ def log_softmax_kernel(node):
         return None
     ax, inner = _inner(x.shape, node.attrs.get("axis", -1))
     body = _log_softmax_body(node.attrs.get("temperature"), x.dtype, "out")
-    return _render(["x", "out"], ["x", "out"], [], body, ax, inner == 1)
+    return with_exp32(_render(["x", "out"], ["x", "out"], [], body, ax, inner == 1), x.dtype)
 
 
 def softmax_grad_kernel(node):
@@ -160,7 +211,8 @@ def log_softmax_grad_kernel(node):
             "for k in range(K):",
             "    dxr[k] = " + _scaled("gr[k] - np.exp(outr[k]) * t",
                                       node.attrs.get("scale", 1.0), dt)]
-    return _render(["g", "out", "dx"], ["g", "out", "dx"], [], body, ax, inner == 1)
+    return with_exp32(_render(["g", "out", "dx"], ["g", "out", "dx"], [], body, ax, inner == 1),
+                      dt)
 
 
 # ---- fused cross-entropy -------------------------------------------------------------------
@@ -173,8 +225,8 @@ def softmax_xent_kernel(node):
     body = _log_softmax_body(a.get("temperature"), x.dtype, "lp")
     body += _index_lines(a.get("mode", "clip"))
     body.append("lossv[{lane}] = " + _scaled("lpr[i]", a.get("scale", -1.0), x.dtype))
-    return _render(["x", "index", "loss", "lp"], ["x", "lp"], ["index", "loss"], body, ax,
-                   inner == 1)
+    return with_exp32(_render(["x", "index", "loss", "lp"], ["x", "lp"], ["index", "loss"], body,
+                              ax, inner == 1), x.dtype)
 
 
 def xent_grad_kernel(node):
@@ -189,8 +241,8 @@ def xent_grad_kernel(node):
             "    dxr[k] = gs * np.exp(lpr[k])"]
     body += _index_lines(a.get("mode", "clip"))
     body.append(f"dxr[i] = gs * (np.exp(lpr[i]) - {_lit(1, dt)})")
-    return _render(["g", "lp", "index", "dx"], ["lp", "dx"], ["g", "index"], body, ax,
-                   inner == 1)
+    return with_exp32(_render(["g", "lp", "index", "dx"], ["lp", "dx"], ["g", "index"], body, ax,
+                              inner == 1), dt)
 
 
 # ---- pick / _pick_grad ---------------------------------------------------------------------
@@ -248,12 +300,12 @@ def normalize_kernel(node):
                 "for k in range(K):",
                 "    yr[k] = (xr[k] - mt) * inv" + gam.format(c="k") + " + beta[k]"]
         return _render(["x", "gamma", "beta", "y", "mean", "var"], ["x", "y"], ["mean", "var"],
-                       body, ch, inner == 1)
+                       body, ch, inner == 1, _DEC_NORM)
     if axes != tuple(d for d in range(nd) if d != ch) or not axes:
         return None
     _, inner = _inner(x.shape, ch)
     view = "(A, C)" if inner == 1 else "(A, C, B)"
-    head = _DEC + f"""def kernel(x, gamma, beta, y, mean, var):
+    head = _DEC_NORM + f"""def kernel(x, gamma, beta, y, mean, var):
     C = x.shape[{ch}]
     A = 1
     for d in range({ch}):
@@ -332,7 +384,7 @@ def batch_norm_infer_kernel(node):
     dt = x.dtype
     _, inner = _inner(x.shape, ch)
     gmul = "" if a.get("fix_gamma", True) else " * gamma[c]"
-    src = _DEC + f"""def kernel(x, gamma, beta, mm, mv, y):
+    src = _DEC_NORM + f"""def kernel(x, gamma, beta, mm, mv, y):
     C = x.shape[{ch}]
     A = 1
     for d in range({ch}):
