@@ -179,6 +179,24 @@ class _Train:
     def __init__(self, fwd_exec, bwd, bwd_exec, n_inputs):
         self.fwd_exec, self.bwd, self.bwd_exec = fwd_exec, bwd, bwd_exec
         self.n_inputs = n_inputs
+        # The bare driver functions once their first call (which may fall back) is done.
+        self.fwd_run = self.bwd_run = None
+
+    def forward(self, feeds):
+        run = self.fwd_run
+        if run is not None:
+            return run(feeds)
+        out = self.fwd_exec(feeds)
+        self.fwd_run = getattr(self.fwd_exec, "direct", None) or self.fwd_exec
+        return out
+
+    def backward(self, feeds, dests):
+        run = self.bwd_run
+        if run is None:
+            out = self.bwd_exec(feeds, dests)
+            self.bwd_run = getattr(self.bwd_exec, "direct", None) or self.bwd_exec
+            return out
+        return run(feeds) if dests is None else run(feeds, dests)
 
 
 class CachedGraph:
@@ -355,7 +373,7 @@ class CachedGraph:
         if tr is None:
             tr = entry.trains[wrt] = self._build_train(entry, wrt)
             entry.train = tr
-        res = tr.fwd_exec(feeds)
+        res = tr.forward(feeds)
         n_out, n_aux = entry.n_out, len(entry.aux)
         outs_np = res[:n_out]
         self._write_aux(entry, res[n_out:n_out + n_aux])
@@ -398,7 +416,7 @@ class _BackwardRunner:
         feeds = [g._data for g in gs] + res
         claimed = STATE.grad_dest
         dests = None if claimed is None else self._grad_buffers(claimed, feeds)
-        grads = iter(tr.bwd_exec(feeds, dests))
+        grads = iter(tr.backward(feeds, dests))
         return [wrap(next(grads)) if w else None for w in self.wrt]
 
     def _grad_buffers(self, claimed, feeds):
