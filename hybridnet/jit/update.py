@@ -85,15 +85,20 @@ class FusedUpdate:
         self.compile_count += 1
         STATS["compile_count"] += 1
 
-    def __call__(self, items):
-        """``items``: per param ``(weight, grad, states, hyper)``; updates in place."""
+    def __call__(self, items, hypers):
+        """``items``: per param ``(index, weight, grad, states)``, ``hypers`` its step's
+        hyper-parameters; updates weights and states in place."""
         arrays, targets = [], []
         values = {dt: [] for dt in self.flat}
-        for (w, g, states, hp), (dt, numeric), bufs in zip(items, self._order, self.scalars):
-            arrays += [w._data, g._data] + [s._data for s in states]
+        for (_, w, g, states), hp, (dt, numeric), bufs in zip(items, hypers, self._order,
+                                                             self.scalars):
+            arrays += [w._data, g._data]
+            targets.append(w)
+            if states:
+                arrays += [s._data for s in states]
+                targets += states
             values[dt] += [hp[k] for k in numeric]
             arrays += bufs
-            targets += [w] + list(states)
         for dt, flat in self.flat.items():
             flat[:] = values[dt]
         if self.exe is None:
@@ -117,19 +122,22 @@ def fused_update(cache, optimizer, items):
     """
     rule = type(optimizer).rule
     hypers, layout = [], []
+    count, hyper = optimizer._update_count, optimizer.hyper
     for index, w, g, states in items:
-        optimizer._update_count(index)
-        hp = optimizer.hyper(index)
+        count(index)
+        hp = hyper(index)
         numeric, structural = _split_hyper(hp)
         hypers.append(hp)
-        layout.append((w.shape, w._data.dtype, len(states), tuple(numeric), structural))
-    key = (type(optimizer), tuple(layout))
+        d = w._data
+        layout.append((d.shape, d.dtype, len(states), numeric, structural))
+    layout = tuple(layout)
+    key = (type(optimizer), layout)
     fu = cache.get(key)
     if fu is None:
-        fu = cache[key] = FusedUpdate(rule, tuple(layout))
+        fu = cache[key] = FusedUpdate(rule, layout)
     if fu.eager_reason is None:
         try:
-            fu([(w, g, states, hp) for (_, w, g, states), hp in zip(items, hypers)])
+            fu(items, hypers)
             return True
         except GraphBreak as e:
             fu.eager_reason = str(e)
