@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 
 from .._state import STATE
-from ..ndarray.ndarray import NDArray, _record, wrap
+from .._tape import TapeNode, parent_of
+from ..ndarray.ndarray import NDArray, wrap
 from .grad import build_backward
 from .passes import optimize
 from .runtime import STATS, Executable
@@ -15,6 +16,7 @@ from .trace import GraphBreak, trace_function
 
 __all__ = ["CachedGraph", "Signature"]
 log = logging.getLogger("hybridnet.jit")
+_NO_ATTRS = {}
 
 
 class Signature:
@@ -286,7 +288,7 @@ class CachedGraph:
                 if entry.captured:
                     feeds += [c._data for c in entry.captured]
                     inputs += entry.captured
-                wrt = tuple(x._node is not None or x._var for x in inputs)
+                wrt = tuple([x._node is not None or x._var for x in inputs])
                 if True in wrt:
                     self.last_sig = entry.sig
                     return _result(entry, self._run_train(entry, feeds, inputs, wrt))
@@ -379,10 +381,15 @@ class CachedGraph:
         self._write_aux(entry, res[n_out:n_out + n_aux])
         saved = res[n_out + n_aux:]
         ctx = inputs[0]._ctx if inputs else None
-        outs = tuple(wrap(r, ctx) for r in outs_np)
-        bw = _BackwardRunner(tr, feeds, saved, wrt, inputs)
-        _record(None, inputs, {}, outs, custom=bw)
-        return list(outs)
+        outs = [wrap(r, ctx) for r in outs_np]
+        # One tape node for the whole call (as _record builds it; the feeds are the
+        # inputs' data already).
+        node = TapeNode(None, _NO_ATTRS, tuple(feeds), tuple([parent_of(x) for x in inputs]),
+                        tuple(outs_np), _BackwardRunner(tr, feeds, saved, wrt, inputs))
+        for i, o in enumerate(outs):
+            o._node = node
+            o._oidx = i
+        return outs
 
     def _build_train(self, entry, wrt):
         for p in entry.params:
