@@ -213,6 +213,15 @@ def _sce(x, lab):
 def test_rows_fuses_the_cross_entropy_forward():
     before, after = _pass(_sce, [X, LAB])
     _same_results(before, after, [X, LAB])
+    assert str(before.renumber()) == (          # the pass never mutates its input
+        "graph(%0:f32[4,5], %1:f32[4]) {\n"
+        "  %2:f32[4,5] = log_softmax %0\n"
+        "  %3:f32[4,1] = pick %2 %1 keepdims=True\n"
+        "  %4:f32[4,1] = negative %3\n"
+        "  %5:f32[4] = mean %4 axis=1\n"
+        "  return %5, %2\n"
+        "}")
+    after.renumber()
     assert str(after) == (
         "graph(%0:f32[4,5], %1:f32[4]) {\n"
         "  %2:f32[4], %3:f32[4,5] = _softmax_xent %0 %1\n"

@@ -137,7 +137,8 @@ def _match_grad(ctx, s):
     subtract(G, multiply(Y, sum(G, ...))) with G = multiply(g, Y): (last node, fused node)."""
     g, m = s.inputs
     mul = ctx.prod(m, "multiply")
-    if mul is None or g.shape != s.outputs[0].shape or g.dtype.kind != "f":
+    out = s.outputs[0]
+    if mul is None or g.shape != out.shape or g.dtype != out.dtype or g.dtype.kind != "f":
         return None
     for a, b in (mul.inputs, mul.inputs[::-1]):
         red = ctx.prod(b, "sum")
@@ -147,10 +148,10 @@ def _match_grad(ctx, s):
         if ax is None:
             continue
         e = ctx.prod(a, "exp")
-        if e is not None and e.inputs[0].shape == g.shape:
+        if e is not None and e.inputs[0].shape == g.shape and e.inputs[0].dtype == g.dtype:
             return _log_softmax_grad(ctx, s, g, e.inputs[0], ax)
         gy = ctx.prod(g, "multiply")
-        if gy is not None and a.shape == g.shape:
+        if gy is not None and a.shape == g.shape and a.dtype == g.dtype:
             for u, y in (gy.inputs, gy.inputs[::-1]):
                 if y is a and u.shape == g.shape and u.dtype == g.dtype:
                     out, scale, last = _fold_scale(ctx, s.outputs[0], 1.0)
