@@ -115,7 +115,7 @@ def _accumulate(store, key, g):
 
 
 def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
-    """Propagate gradients from ``heads``; returns (node grads, leaf grads)."""
+    """Propagate gradients from ``heads``; returns ``{id(leaf): (leaf, gradient)}``."""
     for h in heads:
         if not isinstance(h, NDArray):
             raise AutogradError(f"backward: heads must be NDArrays, got {type(h).__name__}")
@@ -145,62 +145,77 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
     order = _topo_order(heads)
     old = (STATE.recording, STATE.training)
     STATE.recording, STATE.training = bool(create_graph), bool(train_mode)
+    pop = node_grads.pop
     try:
         for node in order:
             if node.freed:
                 raise AutogradError("backward: part of the graph was freed by an earlier "
                                     "backward(); use retain_graph=True")
-            n_out = len(node.out_data)
-            gs = []
-            for i in range(n_out):
-                g = node_grads.pop((id(node), i), None)
-                gs.append(g if g is not None else wrap(np.zeros_like(node.out_data[i])))
-            ins = _rewrap_inputs(node, create_graph)
-            outs = tuple(wrap(d) for d in node.out_data)
+            out_data, nid = node.out_data, id(node)
+            gs = [pop((nid, i), None) for i in range(len(out_data))]
+            for i, g in enumerate(gs):
+                if g is None:
+                    gs[i] = wrap(np.zeros_like(out_data[i]))
             if create_graph:
+                ins = _rewrap_inputs(node)
+                outs = [wrap(d) for d in out_data]
                 # VJPs that use the output (exp: g * out) must differentiate through it too.
                 for i, o in enumerate(outs):
                     o._node, o._oidx = node, i
+            else:
+                ins = [wrap(d) for d in node.in_data]
+                outs = [wrap(d) for d in out_data]
+            parents = node.parents
             if node.custom is not None:
                 in_grads = node.custom._backward_from_tape(gs)
             else:
-                attrs = node.attrs
-                if node.op.vjp_needs:
-                    attrs = dict(attrs, needs_grad=tuple(p is not None for p in node.parents))
-                in_grads = node.op.vjp(gs[0] if n_out == 1 else tuple(gs), ins,
-                                       outs[0] if n_out == 1 else outs, **attrs)
-            if not isinstance(in_grads, (tuple, list)):
+                op = node.op
+                if op.vjp_needs:
+                    attrs = dict(node.attrs, needs_grad=tuple([p is not None for p in parents]))
+                else:
+                    attrs = node.attrs
+                if len(gs) == 1:
+                    in_grads = op.vjp(gs[0], ins, outs[0], **attrs)
+                else:
+                    in_grads = op.vjp(tuple(gs), ins, tuple(outs), **attrs)
+            if type(in_grads) is not tuple and type(in_grads) is not list:
                 in_grads = (in_grads,)
-            for parent, ig, x in zip(node.parents, in_grads, ins):
+            for parent, ig, x in zip(parents, in_grads, ins):
                 if parent is None or ig is None:
                     continue
-                if not isinstance(ig, NDArray):
+                if type(ig) is not NDArray and not isinstance(ig, NDArray):
                     ig = wrap(np.asarray(ig, dtype=x._data.dtype))
-                if ig.shape != x.shape:
+                if ig._data.shape != x._data.shape:
                     raise AutogradError(
                         f"internal: vjp of {node!r} gave gradient shape {ig.shape} for an input "
                         f"of shape {x.shape}")
-                if parent[0] is None:
-                    _accumulate(leaf_grads, id(parent[1]), ig)
-                    leaf_grads.setdefault(("obj", id(parent[1])), parent[1])
+                pnode = parent[0]
+                if pnode is None:
+                    leaf = parent[1]
+                    prev = leaf_grads.get(id(leaf))
+                    leaf_grads[id(leaf)] = (leaf, ig if prev is None else prev[1] + ig)
                 else:
-                    _accumulate(node_grads, (id(parent[0]), parent[1]), ig)
+                    key = (id(pnode), parent[1])
+                    prev = node_grads.get(key)
+                    node_grads[key] = ig if prev is None else prev + ig
             if not retain_graph:
                 node.freed = True
-                release = getattr(node.custom, "release", None)
-                if release is not None:    # a hybridized block frees its saved buffers
-                    release()
+                if node.custom is not None:
+                    release = getattr(node.custom, "release", None)
+                    if release is not None:    # a hybridized block frees its saved buffers
+                        release()
                 node.in_data = node.out_data = None
     finally:
         STATE.recording, STATE.training = old
     return leaf_grads
 
 
-def _rewrap_inputs(node, create_graph):
+def _rewrap_inputs(node):
+    """The node's inputs as NDArrays linked to the tape (for create_graph)."""
     ins = []
     for d, p in zip(node.in_data, node.parents):
         x = wrap(d)
-        if create_graph and p is not None:
+        if p is not None:
             if p[0] is None:
                 x = p[1]
             else:
@@ -220,14 +235,13 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
         leaf_grads = _run_backward(list(heads), head_grads, retain_graph, False, train_mode)
     finally:
         STATE.grad_dest = None
-    for key, leaf in list(leaf_grads.items()):
-        if not (isinstance(key, tuple) and key[0] == "obj"):
-            continue
-        g = leaf_grads[id(leaf)]
-        if leaf._grad_req == "add":
+    for leaf, g in leaf_grads.values():
+        req = leaf._grad_req
+        if req == "write":
+            if g._data is not leaf._grad._data:
+                leaf._grad._data[...] = g._data
+        elif req == "add":
             leaf._grad._data += g._data
-        elif leaf._grad_req == "write" and g._data is not leaf._grad._data:
-            leaf._grad._data[...] = g._data
         leaf._fresh_grad = True   # Trainer.step checks this (stale-gradient error)
 
 
@@ -249,7 +263,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         retain_graph = create_graph
     leaf_grads = _run_backward(list(heads), head_grads, retain_graph, create_graph, train_mode)
     out = [leaf_grads.get(id(v)) for v in variables]
-    out = [g if g is not None else wrap(np.zeros_like(v._data), v._ctx)
+    out = [g[1] if g is not None else wrap(np.zeros_like(v._data), v._ctx)
            for g, v in zip(out, variables)]
     return out[0] if single else out
 

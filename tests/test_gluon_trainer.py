@@ -8,6 +8,7 @@ import pytest
 import hybridnet as mx
 from hybridnet import autograd, gluon, nd
 from hybridnet.base import DeferredInitError, HybridnetError, HybridnetIOError
+from hybridnet.optimizer.base import flat_state
 
 
 def _params(seed=0, shapes=((3, 4), (4,)), names=("a.weight", "a.bias")):
@@ -72,6 +73,50 @@ def test_sgd_momentum_wd_lr_mult_wd_mult_three_steps_match_numpy():
             m[k] = mom * m[k] - lr_k * wd_k * w[k] - lr_k * g
             w[k] = w[k] + m[k]
     _close(pd, w)
+
+
+def test_eager_step_updates_in_place_and_leaves_gradients_alone():
+    """The eager SGD step runs rule_inplace on the parameter's own buffers."""
+    for opts in ({"learning_rate": 0.2}, {"learning_rate": 0.2, "momentum": 0.9, "wd": 0.01,
+                                          "clip_gradient": 0.5}):
+        pd = _params()
+        c = _coefs(pd)
+        tr = gluon.Trainer(pd, "sgd", opts)
+        bufs = {k: p.data()._data for k, p in pd.items()}
+        ref = gluon.Trainer(_params(), "sgd", dict(opts))     # op-by-op rule, same start
+        ref_opt = ref.optimizer
+        w = {k: nd.array(v) for k, v in _np(pd).items()}
+        states = {}
+        for _ in range(3):
+            _backward(pd, c)
+            grads = {k: p.grad().asnumpy().copy() for k, p in pd.items()}
+            tr.step(2)
+            for k, p in pd.items():
+                np.testing.assert_array_equal(p.grad().asnumpy(), grads[k])   # not modified
+                assert p.data()._data is bufs[k]
+            ref_opt.rescale_grad = 0.5
+            for i, k in enumerate(sorted(pd)):
+                ref_opt._update_count(i)
+                st = states[k] if k in states else flat_state(ref_opt.create_state(i, w[k]))
+                outs = type(ref_opt).rule(w[k], nd.array(grads[k].astype(np.float64)), *st,
+                                          **ref_opt.hyper(i))
+                w[k], states[k] = outs[0], tuple(outs[1:])
+        _close(pd, {k: v.asnumpy() for k, v in w.items()})
+
+
+def test_optimizer_overriding_update_is_called_by_step():
+    calls = []
+
+    class Logged(mx.optimizer.SGD):
+        def update(self, index, weight, grad, state):
+            calls.append(index)
+            super().update(index, weight, grad, state)
+
+    pd = _params()
+    tr = gluon.Trainer(pd, Logged(learning_rate=0.1))
+    _backward(pd, _coefs(pd))
+    tr.step(1)
+    assert calls == [0, 1]
 
 
 def test_adam_three_steps_match_numpy():

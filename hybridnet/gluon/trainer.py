@@ -5,7 +5,10 @@ import os
 import numpy as np
 
 from .. import autograd
+from .._state import STATE
 from ..base import AutogradError, HybridnetValueError
+from ..ndarray.ndarray import NDArray
+from ..optimizer.base import Optimizer, flat_state
 from .parameter import Parameter
 
 __all__ = ["Trainer", "StaleGradientError"]
@@ -75,6 +78,7 @@ class Trainer:
         self._init_optimizer(optimizer, optimizer_params)
         self._scale = self._optimizer.rescale_grad
         self._states = {}            # param index -> optimizer state
+        self._plain_cache = {}       # optimizer class -> uses Optimizer's update machinery
         self._fused_cache = {}       # compiled optimizer updates (hybridnet.jit.update)
 
     def _init_optimizer(self, optimizer, optimizer_params):
@@ -147,9 +151,11 @@ class Trainer:
     def _update(self, ignore_stale_grad=False):
         todo, stale = [], []
         for i, p in enumerate(self._params):
-            if p.grad_req == "null":
+            if p._grad_req == "null":
                 continue
-            w = p.data()
+            w = p._data
+            if w is None:
+                w = p.data()          # raises: not initialized
             if getattr(w, "_fresh_grad", False):
                 todo.append((i, w))
             elif not ignore_stale_grad:
@@ -168,34 +174,65 @@ class Trainer:
                 "intentionally only using a subset, call step with ignore_stale_grad=True to "
                 "suppress this warning and skip updating of Parameters with stale gradient")
         opt = self._optimizer
+        states = self._states
         with autograd.pause():
             for i, w in todo:
-                if i not in self._states:
-                    self._states[i] = opt.create_state_multi_precision(i, w)
+                if i not in states:
+                    states[i] = opt.create_state_multi_precision(i, w)
             if self._use_fused_update(todo):
                 from ..jit.update import fused_update
-                from ..optimizer.base import flat_state
                 fused_update(self._fused_cache, opt,
-                             [(i, w, w._grad, flat_state(self._states[i])) for i, w in todo])
+                             [(i, w, w._grad, flat_state(states[i])) for i, w in todo])
                 for _, w in todo:
                     w._fresh_grad = False
                 return
+            fast = self._inplace_update(todo)
+            if fast is not None:
+                # Optimizer.update's steps, inlined: check, count, hyper, in-place rule
+                for i, w in todo:
+                    g = w._grad
+                    if g._data.shape != w._data.shape:
+                        opt._check(i, w, g)            # raises
+                    opt._update_count(i)
+                    st = states[i]
+                    fast(w._data, g._data,
+                         *(() if st is None else (st._data,) if type(st) is NDArray
+                           else [s._data for s in st]), **opt.hyper(i))
+                    w._fresh_grad = False
+                return
             for i, w in todo:
-                opt.update_multi_precision(i, w, w._grad, self._states[i])
+                opt.update_multi_precision(i, w, w._grad, states[i])
                 w._fresh_grad = False
+
+    def _plain_optimizer(self):
+        """True when the optimizer's class keeps Optimizer's update machinery (so its step
+        is ``rule`` alone and may run compiled or in place)."""
+        kind = type(self._optimizer)
+        ok = self._plain_cache.get(kind)
+        if ok is None:
+            ok = self._plain_cache[kind] = (
+                kind.rule is not Optimizer.rule and kind.update is Optimizer.update
+                and kind._step is Optimizer._step
+                and kind.update_multi_precision is Optimizer.update_multi_precision)
+        return ok
 
     def _use_fused_update(self, todo):
         """Compile the update when a hybridized backward produced these gradients."""
-        from ..optimizer.base import Optimizer
+        if not any(getattr(self._params[i], "_jit_owned", False) for i, _ in todo):
+            return False
+        if os.environ.get("HYBRIDNET_FUSED_UPDATE", "1") == "0" or not self._plain_optimizer():
+            return False
         opt = self._optimizer
-        kind = type(opt)
-        if os.environ.get("HYBRIDNET_FUSED_UPDATE", "1") == "0" or kind.rule is Optimizer.rule \
-                or kind.update is not Optimizer.update or kind._step is not Optimizer._step \
-                or kind.update_multi_precision is not Optimizer.update_multi_precision:
-            return False
-        if opt.multi_precision and any(w.dtype == np.float16 for _, w in todo):
-            return False
-        return any(getattr(self._params[i], "_jit_owned", False) for i, _ in todo)
+        return not (opt.multi_precision and any(w.dtype == np.float16 for _, w in todo))
+
+    def _inplace_update(self, todo):
+        """The optimizer's ``rule_inplace`` when the eager step may use it directly, else None."""
+        opt = self._optimizer
+        if not self._plain_optimizer() or STATE.tracer is not None:
+            return None
+        if opt.multi_precision and any(w._data.dtype == np.float16 for _, w in todo):
+            return None
+        return type(opt)._inplace_rule()
 
     # ---- states -------------------------------------------------------------------------
     def save_states(self, fname):
