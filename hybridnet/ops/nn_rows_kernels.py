@@ -279,7 +279,8 @@ def normalize_kernel(node):
         return None
     nd = x.ndim
     ch = a.get("ch_axis", 1) % nd
-    axes = tuple(sorted(d % nd for d in a.get("axes", ())))
+    axes = a.get("axes", ())
+    axes = tuple(sorted(int(d) % nd for d in ((axes,) if isinstance(axes, int) else axes)))
     eps, dt = float(a.get("eps", 1e-5)), x.dtype
     gam = "" if a.get("fix_gamma") else " * gamma[{c}]"
     if axes == (ch,):
