@@ -44,7 +44,13 @@ def _convolution_vjp(g, ins, out, stride=(), dilate=(), pad=(), num_group=1, nee
             call("_conv_bwd_weight", g, x, kernel=tuple(w.shape[2:]), **a) if need[1] else None)
 
 
-register(Op("_convolution", "opaque", _convolution, _convolution_vjp, _convolution_rule))
+def _kernels():
+    from . import nn_conv_kernels   # loaded only when the JIT asks for a kernel
+    return nn_conv_kernels
+
+
+register(Op("_convolution", "opaque", _convolution, _convolution_vjp, _convolution_rule,
+            kernel=lambda node: _kernels().conv_kernel(node)))
 
 
 # ---- _conv_bwd_data (= Deconvolution without bias) ----------------------------------------
@@ -80,7 +86,7 @@ def _conv_bwd_data_vjp(g, ins, out, in_size=(), stride=(), dilate=(), pad=(), nu
 
 
 register(Op("_conv_bwd_data", "opaque", _conv_bwd_data, _conv_bwd_data_vjp,
-            _conv_bwd_data_rule))
+            _conv_bwd_data_rule, kernel=lambda node: _kernels().conv_bwd_data_kernel(node)))
 
 
 # ---- _conv_bwd_weight ---------------------------------------------------------------------
@@ -103,7 +109,7 @@ def _conv_bwd_weight_vjp(g, ins, out, kernel=(), stride=(), dilate=(), pad=(), n
 
 
 register(Op("_conv_bwd_weight", "opaque", _conv_bwd_weight, _conv_bwd_weight_vjp,
-            _conv_bwd_weight_rule))
+            _conv_bwd_weight_rule, kernel=lambda node: _kernels().conv_bwd_weight_kernel(node)))
 
 
 # ---- frontends ----------------------------------------------------------------------------

@@ -63,6 +63,9 @@ def max_pool_grad_kernel(node):
     if not _eligible(x, a["kernel"], a["stride"], a["pad"], a["pooling_convention"]):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
+    inside = g.shape[2] * kh <= x.shape[2] and g.shape[3] * kw <= x.shape[3]
+    if (kh, kw) == (sh, sw) and not ph and not pw and inside and 2 <= kh * kw <= 9:
+        return _tiled_grad(kh, kw)
     # Per output row: running best value and flat input position over the taps in
     # row-major order (strictly greater wins: ties keep the first), then scatter.
     return _HEAD + f"""def kernel(g, x, dx):
@@ -94,4 +97,54 @@ def max_pool_grad_kernel(node):
                 for ow in range(OW):
                     if pos[ow] >= 0:
                         dxf[pos[ow]] += gr[ow]
+"""
+
+
+def _tiled_grad(kh, kw):
+    """Windows that tile the input (kernel == stride, no padding; LeNet's 2x2 pooling).
+
+    Every input pixel is in at most one window, so each window writes its own pixels
+    (the gradient at the first arg-max, zeros elsewhere): no scatter-add and no zeroing
+    pass; only rows/columns past the last window are cleared. Tap ``t`` wins when it is
+    greater than every earlier tap and not less than every later one (the first maximum;
+    a window holding a NaN may have no winner and passes no gradient), written as
+    comparisons and selects rather than branches, which mispredict on real data
+    (measured 4x slower).
+    """
+    taps = [(i, j) for i in range(kh) for j in range(kw)]
+    load = "\n".join(f"                    v{k} = x{i}[w + {j}]" for k, (i, j) in enumerate(taps))
+    wins = []
+    for k in range(1, len(taps)):
+        conds = [f"(v{k} > v{e})" for e in range(k)] + [f"(v{k} >= v{e})"
+                                                         for e in range(k + 1, len(taps))]
+        wins.append(f"                    t{k} = {' & '.join(conds)}")
+    # (t0 as its own comparisons: negating the others' result blocks vectorisation, 4x)
+    first = " & ".join(f"(v0 >= v{e})" for e in range(1, len(taps)))
+    wins.append(f"                    t0 = {first}")
+    put = "\n".join(f"                    d{i}[w + {j}] = gv if t{k} else z"
+                     for k, (i, j) in enumerate(taps))
+    rows = "\n".join(f"                x{i} = x[n, c, h + {i}]\n"
+                      f"                d{i} = dx[n, c, h + {i}]" for i in range(kh))
+    return _HEAD + f"""def kernel(g, x, dx):
+    N, C, H, W = x.shape
+    OH, OW = g.shape[2], g.shape[3]
+    z = dx.dtype.type(0)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h = oh * {kh}
+{rows}
+                gr = g[n, c, oh]
+                for ow in range(OW):
+                    w = ow * {kw}
+{load}
+{chr(10).join(wins)}
+                    gv = gr[ow]
+{put}
+                for v in range(OW * {kw}, W):
+                    for i in range({kh}):
+                        dx[n, c, h + i, v] = z
+            for h in range(OH * {kh}, H):
+                for v in range(W):
+                    dx[n, c, h, v] = z
 """

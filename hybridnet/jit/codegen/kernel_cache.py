@@ -62,8 +62,9 @@ def load_kernel_module(source):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    if hasattr(mod, "kernel"):
-        _LOADED.append((name, mod.kernel))
+    # Every Numba dispatcher in the module (an op's ``kernel`` may be a Python function
+    # calling Numba helpers and BLAS, e.g. convolution as im2col + GEMM).
+    _LOADED.extend((name, v) for v in vars(mod).values() if hasattr(v, "py_func"))
     return mod
 
 
