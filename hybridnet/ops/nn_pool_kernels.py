@@ -63,8 +63,7 @@ def max_pool_grad_kernel(node):
     if not _eligible(x, a["kernel"], a["stride"], a["pad"], a["pooling_convention"]):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
-    inside = g.shape[2] * kh <= x.shape[2] and g.shape[3] * kw <= x.shape[3]
-    if (kh, kw) == (sh, sw) and not ph and not pw and inside and 2 <= kh * kw <= 9:
+    if _tiles(g.shape, x.shape, (kh, kw), (sh, sw), (ph, pw)):
         return _tiled_grad(kh, kw)
     # Per output row: running best value and flat input position over the taps in
     # row-major order (strictly greater wins: ties keep the first), then scatter.
@@ -98,6 +97,14 @@ def max_pool_grad_kernel(node):
                     if pos[ow] >= 0:
                         dxf[pos[ow]] += gr[ow]
 """
+
+
+def _tiles(out, shape, kernel, stride, pad):
+    """Windows tile the input: kernel == stride, no padding, none hanging over the end
+    ('full' mode may add one), and 2..9 taps (the tiled gradient compares every pair)."""
+    (kh, kw), (oh, ow) = kernel, out[2:]
+    return (tuple(kernel) == tuple(stride) and not any(pad) and 2 <= kh * kw <= 9
+            and oh * kh <= shape[2] and ow * kw <= shape[3])
 
 
 def _tiled_grad(kh, kw):
