@@ -143,6 +143,9 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
             raise ShapeError(f"backward: head gradient shape {hg.shape} != output shape {h.shape}")
         _accumulate(node_grads, (id(h._node), h._oidx), hg)
     order = _topo_order(heads)
+    # backward() lets VJPs write a variable's gradient straight into its .grad buffer
+    claimed = None if create_graph else STATE.grad_dest
+    read = None       # buffers the graph reads, computed on first use (never written into)
     old = (STATE.recording, STATE.training)
     STATE.recording, STATE.training = bool(create_graph), bool(train_mode)
     pop = node_grads.pop
@@ -174,6 +177,12 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
                     attrs = dict(node.attrs, needs_grad=tuple([p is not None for p in parents]))
                 else:
                     attrs = node.attrs
+                if op.vjp_dest and claimed is not None:
+                    if read is None:
+                        read = _read_buffers(order, node_grads)
+                    dests = _grad_dests(parents, claimed, read)
+                    if dests is not None:
+                        attrs = dict(attrs, grad_dest=dests)
                 if len(gs) == 1:
                     in_grads = op.vjp(gs[0], ins, outs[0], **attrs)
                 else:
@@ -208,6 +217,44 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
     finally:
         STATE.recording, STATE.training = old
     return leaf_grads
+
+
+def _owner(a):
+    """The array owning ``a``'s memory (views share their base's owner)."""
+    return a if a.base is None else a.base
+
+
+def _read_buffers(order, node_grads):
+    """ids of the memory owners of every array the rest of the backward may read."""
+    read = set()
+    for n in order:
+        if n.in_data is not None:           # None: already run and freed
+            read.update(id(_owner(d)) for d in n.in_data + n.out_data
+                        if isinstance(d, np.ndarray))
+    read.update(id(_owner(g._data)) for g in node_grads.values()
+                if isinstance(g._data, np.ndarray))
+    return read
+
+
+def _grad_dests(parents, claimed, read):
+    """Per input, the variable's own .grad buffer its VJP may write into, or None.
+
+    Only a variable with grad_req 'write' whose C-contiguous buffer no other writer of
+    this backward has claimed (a second contribution is summed into a new array and
+    copied at the end, as usual) and that the graph never reads."""
+    dests, found = [], False
+    for p in parents:
+        buf = None
+        if p is not None and p[0] is None:
+            leaf = p[1]
+            gr = leaf._grad
+            if leaf._grad_req == "write" and gr is not None and id(leaf) not in claimed:
+                d = gr._data
+                if type(d) is np.ndarray and d.flags.c_contiguous and id(_owner(d)) not in read:
+                    claimed.add(id(leaf))
+                    buf, found = d, True
+        dests.append(buf)
+    return tuple(dests) if found else None
 
 
 def _rewrap_inputs(node):

@@ -408,8 +408,8 @@ def test_vjp_skips_gradients_nobody_needs(monkeypatch):
         y = nd.FullyConnected(x, w, no_bias=True, num_hidden=2)
     np_calls = []
     np_dot = np.dot
-    monkeypatch.setattr(np, "dot", lambda a, b, *r: (np_calls.append((a.shape, b.shape)),
-                                                     np_dot(a, b, *r))[1])
+    monkeypatch.setattr(np, "dot", lambda a, b, *r, **k: (np_calls.append((a.shape, b.shape)),
+                                                          np_dot(a, b, *r, **k))[1])
     y.backward()
     monkeypatch.setattr(np, "dot", np_dot)
     assert np_calls == [((2, 4), (4, 3))]                         # only dW = g^T x
@@ -424,3 +424,78 @@ def test_vjp_skips_gradients_nobody_needs(monkeypatch):
     (gw,) = autograd.grad(y, [w], create_graph=True)
     assert len(calls) == 1 and calls[0].get("transpose_a")      # only dW = g^T x
     np.testing.assert_allclose(gw.asnumpy(), np.full((2, 3), 4.0))
+
+
+# ---- plain eager backward writes variables' gradients into their own .grad buffers -------
+def _fc_case(seed=0):
+    r = np.random.default_rng(seed)
+    x = nd.array(r.standard_normal((5, 4)))
+    w = nd.array(r.standard_normal((3, 4)))
+    b = nd.array(r.standard_normal(3))
+    hg = r.standard_normal((5, 3)).astype(np.float32)
+    return x, w, b, hg
+
+
+def test_fc_weight_gradient_lands_in_the_grad_buffer():
+    x, w, b, hg = _fc_case()
+    w.attach_grad()
+    b.attach_grad()
+    bufs = (w.grad._data, b.grad._data)
+    for _ in range(2):
+        with autograd.record():
+            y = nd.FullyConnected(x, w, b, num_hidden=3)
+        y.backward(nd.array(hg))
+        assert w.grad._data is bufs[0] and b.grad._data is bufs[1]
+        np.testing.assert_allclose(w.grad.asnumpy(), hg.T @ x.asnumpy(), rtol=1e-5)
+        np.testing.assert_allclose(b.grad.asnumpy(), hg.sum(0), rtol=1e-5)
+
+
+def _backward_vs_grad(make, variables, head):
+    """``backward()`` (which may write into .grad buffers) against ``autograd.grad``."""
+    with autograd.record():
+        out = make()
+    want = [g.asnumpy() for g in autograd.grad(out, variables, head)]
+    with autograd.record():
+        out = make()
+    out.backward(head)
+    for v, g in zip(variables, want):
+        np.testing.assert_allclose(v.grad.asnumpy(), g, rtol=1e-5, atol=1e-6)
+
+
+def test_grad_buffers_with_a_shared_weight_and_graphs_that_read_the_buffer():
+    x, w, b, hg = _fc_case(1)
+    w.attach_grad()
+    b.attach_grad()
+
+    def shared():                     # one weight, two layers: contributions are summed
+        h = nd.FullyConnected(x, w, b, num_hidden=3)
+        return nd.FullyConnected(nd.tanh(h) @ nd.ones((3, 4)), w, b, num_hidden=3) * h
+    _backward_vs_grad(shared, [w, b], nd.array(hg))
+    # the graph reads the gradient buffer itself (an input, a view, the head gradient):
+    # it must not be overwritten before those reads
+    u = nd.array(np.random.default_rng(3).standard_normal((3, 4)))
+    u.attach_grad()
+
+    def reads():                      # u's gradient reads w.grad (w's layer runs first)
+        w.grad[:] = 0.5
+        b.grad[:] = 0.25
+        v = u * w.grad + b.grad.reshape((3, 1))[:, :1]
+        return nd.FullyConnected(v, w, b, num_hidden=3)
+    _backward_vs_grad(reads, [w, b, u], nd.array(hg[:3]))
+    x2 = nd.array(np.ones((3, 4), np.float32))
+    x2.attach_grad()
+    x2.grad[:] = 2.0
+    with autograd.record():
+        y = nd.FullyConnected(x2.grad * 1, x2, no_bias=True, num_hidden=3)
+    y.backward(x2.grad[:, :3])
+    np.testing.assert_allclose(x2.grad.asnumpy(), np.full((3, 4), 12.0))
+
+
+def test_grad_buffers_add_req_accumulates():
+    x, w, b, hg = _fc_case(2)
+    w.attach_grad("add")
+    for _ in range(2):
+        with autograd.record():
+            y = nd.FullyConnected(x, w, no_bias=True, num_hidden=3)
+        y.backward(nd.array(hg))
+    np.testing.assert_allclose(w.grad.asnumpy(), 2 * hg.T @ x.asnumpy(), rtol=1e-5)

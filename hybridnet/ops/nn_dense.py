@@ -63,19 +63,35 @@ def _fc_rule(shapes, dtypes, num_hidden=0, flatten=True):
     return [(out, np.result_type(*dtypes))]
 
 
-def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None):
+def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None, grad_dest=None):
     x, w = ins[0], ins[1]
     need = needs_grad or (True,) * len(ins)
     rows, k, _ = _fc_shapes(x.shape, w.shape, None, num_hidden, flatten)
     if STATE.tracer is None and not STATE.recording:
-        # plain eager backward: the same GEMMs straight on NumPy (no op dispatch)
+        # plain eager backward: the same GEMMs straight on NumPy (no op dispatch), the
+        # weight/bias gradients written into their .grad buffers when backward() allows
         wd = w._data
         g2 = g._data.reshape(rows, wd.shape[0])
-        grads = [wrap(np.dot(g2, wd).reshape(x.shape)) if need[0] else None,
-                 wrap(np.dot(g2.T, x._data.reshape(rows, k))) if need[1] else None]
-        if len(ins) > 2:
-            grads.append(wrap(np.add.reduce(g2, axis=0, dtype=g2.dtype)) if need[2] else None)
-        return tuple(grads)
+        dest = grad_dest or (None, None, None)
+        gx = wrap(np.dot(g2, wd).reshape(x.shape)) if need[0] else None
+        gw = None
+        if need[1]:
+            x2 = x._data.reshape(rows, k)
+            d = dest[1]
+            if d is not None and d.shape == wd.shape and d.dtype == np.result_type(g2, x2):
+                gw = wrap(np.dot(g2.T, x2, out=d))
+            else:
+                gw = wrap(np.dot(g2.T, x2))
+        if len(ins) == 2:
+            return gx, gw
+        gb = None
+        if need[2]:
+            d = dest[2]
+            if d is not None and d.shape == (g2.shape[1],) and d.dtype == g2.dtype:
+                gb = wrap(np.add.reduce(g2, axis=0, dtype=g2.dtype, out=d))
+            else:
+                gb = wrap(np.add.reduce(g2, axis=0, dtype=g2.dtype))
+        return gx, gw, gb
     g2 = g.reshape((rows, w.shape[0]))
     x2 = x.reshape((rows, k))
     # The data gradient is a full GEMM: skip it for the network's input.
