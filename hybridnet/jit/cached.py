@@ -154,6 +154,7 @@ class _Entry:
         self.n_args = n_args
         self.n_out = len(graph.outputs) - len(self.aux)
         self.infer = None
+        self.plain_call = None
         self.train = None      # the most recent training build (for inspection)
         self.trains = {}       # which inputs need gradients -> _Train
 
@@ -175,6 +176,26 @@ class _Entry:
     def feeds(self, arrays, captured):
         return ([a._data for a in arrays] + [p._data._data for p in self.params]
                 + [c._data for c in captured])
+
+
+def _plain_call(entry):
+    """``args -> result`` for the commonest inference call (one output, no BatchNorm
+    state to write back): the fast path with every per-call branch decided once."""
+    if entry.aux or not entry.single or entry.nested is not None:
+        return None
+    run, params, captured = entry.infer_direct, entry.params, entry.captured
+    if not params and not captured:
+        def call(args):
+            return wrap(run([a._data for a in args])[0], args[0]._ctx)
+        return call
+
+    def call(args):
+        feeds = [a._data for a in args]
+        feeds += [p._data._data for p in params]
+        if captured:
+            feeds += [c._data for c in captured]
+        return wrap(run(feeds)[0], args[0]._ctx)
+    return call
 
 
 class _Train:
@@ -296,6 +317,8 @@ class CachedGraph:
         if not kwargs and not STATE.recording and self._fast:
             entry = self._fast.get(_fast_key(args))
             if entry is not None:
+                if entry.plain_call is not None:
+                    return entry.plain_call(args)
                 feeds = [a._data for a in args]
                 if entry.params:
                     feeds += [p._data._data for p in entry.params]
@@ -348,6 +371,7 @@ class CachedGraph:
         if first and not keys and all(isinstance(a, NDArray) for a in args) \
                 and not any(entry.capture_getters):
             entry.infer_direct = getattr(entry.infer, "direct", None) or entry.infer
+            entry.plain_call = _plain_call(entry) if args else None
             self._fast[_fast_key(args)] = entry
         ctx = arrays[0]._ctx if arrays else None
         outs = [wrap(r, ctx) for r in res[:entry.n_out]]
