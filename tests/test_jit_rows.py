@@ -6,7 +6,8 @@
 * the new fused ops' gradients against central finite differences (float64);
 * the pass on small traced graphs: printed graph after the pass pinned, the
   reference interpreter's results unchanged;
-* hybridized softmax cross-entropy really runs as one kernel forward, one backward.
+* hybridized softmax cross-entropy really runs as one kernel forward, one backward;
+  hybridized LayerNorm / BatchNorm backward as one ``_normalize_grad`` kernel.
 """
 import numpy as np
 import pytest
@@ -107,24 +108,53 @@ def test_large_logits_stay_finite():
                                atol=1e-6)
 
 
+def _stats(x, axes):
+    mean = x.mean(axis=axes, keepdims=True)
+    return mean, ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+
+
+# one row, width 1, odd widths, NCHW, and a 3-D array normalized along a middle axis
+NORM_CASES = [((6, 5), 1), ((1, 3), 1), ((5, 1), 1), ((2, 3, 2, 3), 1), ((3, 4, 5), 1)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,ch", [((6, 5), 1), ((1, 3), 1), ((2, 3, 2, 3), 1)])
+@pytest.mark.parametrize("shape,ch", NORM_CASES)
 def test_normalize_kernels_match_the_rule(shape, ch, dtype):
     x = _x(*shape, dtype=dtype, scale=2.0) + 3
     c = shape[ch]
     gamma, beta = _x(c, dtype=dtype, seed=5), _x(c, dtype=dtype, seed=6)
+    gy = _x(*shape, dtype=dtype, seed=9)
     tol = {np.float32: 2e-5, np.float64: 1e-12}[dtype]
-    # LayerNorm: statistics along the channel axis
-    _kernel_vs_rule("_normalize", [x, gamma, beta], tol, axes=(ch,), ch_axis=ch)
-    # BatchNorm (train): statistics over every other axis, with and without fix_gamma
     other = tuple(d for d in range(len(shape)) if d != ch)
-    for fix in (False, True):
-        _kernel_vs_rule("_normalize", [x, gamma, beta], tol, axes=other, ch_axis=ch,
+    # LayerNorm: statistics along the channel axis; BatchNorm (train): over every other
+    # axis, with and without fix_gamma. Forward and its gradient op.
+    for axes, fix in (((ch,), False), (other, False), (other, True)):
+        _kernel_vs_rule("_normalize", [x, gamma, beta], tol, axes=axes, ch_axis=ch,
                         fix_gamma=fix, eps=1e-3)
+        mean, var = (s.astype(dtype) for s in _stats(x, axes))
+        dx, dgamma, dbeta = _kernel_vs_rule("_normalize_grad", [gy, x, gamma, mean, var], tol,
+                                            axes=axes, ch_axis=ch, fix_gamma=fix, eps=1e-3)
+        if fix:
+            assert not dgamma.any()
     # BatchNorm (predict): moving statistics
     mm, mv = _x(c, dtype=dtype, seed=7), np.abs(_x(c, dtype=dtype, seed=8)) + 0.1
     _kernel_vs_rule("_batch_norm_infer", [x, gamma, beta, mm, mv], tol, axis=ch,
                     fix_gamma=False)
+
+
+@pytest.mark.parametrize("axes", [(1,), (0,)])
+def test_normalize_grad_kernel_with_large_values(axes):
+    # a large offset and spread: the kernel reads the saved statistics, as the rule does
+    x = (_x(64, 33, scale=300.0) + 1e4).astype(np.float32)
+    gy = _x(64, 33, seed=3, scale=50.0)
+    gamma = _x(33, seed=5)
+    mean, var = (s.astype(np.float32) for s in _stats(x.astype(np.float64), axes))
+    got = _kernel_vs_rule("_normalize_grad", [gy, x, gamma, mean, var], 2e-3, axes=axes,
+                          ch_axis=1)
+    want = call("_normalize_grad", *[nd.array(a, dtype=np.float64)
+                                     for a in (gy, x, gamma, mean, var)], axes=axes, ch_axis=1)
+    for a, b in zip(got, want):      # the float64 rule on the same float32 inputs
+        np.testing.assert_allclose(a, b.asnumpy(), rtol=1e-4, atol=1e-4 * np.abs(b.asnumpy()).max())
 
 
 def test_unhandled_nodes_keep_the_numpy_rule():
@@ -167,6 +197,61 @@ def test_fused_op_gradients_match_finite_differences(shape, axis):
         lambda a, b: call("_log_softmax_grad", a, b, axis=axis, scale=1.3), [y, x])
     check_numeric_gradient(lambda a, b: call("_softmax_grad", a, b, axis=axis, scale=-0.4),
                            [y, x])
+
+
+@pytest.mark.parametrize("shape,axes,fix", [((3, 4), (1,), False), ((4, 3), (0,), False),
+                                            ((2, 3, 2), (0, 2), True), ((2, 3, 2), (1,), False)])
+def test_normalize_grad_and_its_vjp_match_finite_differences(shape, axes, fix):
+    """``_normalize_grad`` (the VJP of ``_normalize``) and its own VJP (second order). The
+    statistics inputs are computed from ``data`` here, as in every real use: their
+    dependence on ``data`` is part of the op's ``data`` gradient."""
+    c = shape[1]
+    bshape = (1, c) + (1,) * (len(shape) - 2)
+
+    def f(gy, x, gamma):
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        dx, dg, db = call("_normalize_grad", gy, x, gamma, mean, var, axes=axes, ch_axis=1,
+                          eps=0.1, fix_gamma=fix)
+        return dx + (dg * 0.7 + db * 1.3).reshape(bshape)
+    feeds = [_x(*shape, dtype=np.float64, seed=2), _x(*shape, dtype=np.float64, scale=2.0),
+             _x(c, dtype=np.float64, seed=5)]
+    check_numeric_gradient(f, feeds, grad_inputs=[0, 1] if fix else [0, 1, 2],
+                           rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("layer,shape", [("ln", (3, 5)), ("bn", (4, 3, 2))])
+def test_norm_second_derivative_matches_finite_differences(layer, shape):
+    """d/dx sum(grad_x(sum(w * norm(x)))**2) through eager autograd (create_graph)."""
+    c = shape[-1] if layer == "ln" else shape[1]
+    gamma, beta = nd.array(_x(c, dtype=np.float64, seed=5)), nd.array(_x(c, dtype=np.float64))
+    w = nd.array(_x(*shape, dtype=np.float64, seed=7))
+
+    def norm(x):
+        if layer == "ln":
+            return nd.LayerNorm(x, gamma, beta)
+        return nd.BatchNorm(x, gamma, beta, nd.zeros((c,), dtype=np.float64),
+                            nd.ones((c,), dtype=np.float64), fix_gamma=False)
+
+    def z(xn, grad=False):
+        x = nd.array(xn, dtype=np.float64)
+        x.attach_grad()
+        with autograd.record():
+            (g,) = autograd.grad((norm(x) * w).sum(), [x], create_graph=True)
+            out = (g * g).sum()
+        if grad:
+            out.backward()
+            return x.grad.asnumpy()
+        return out.asscalar()
+    x0 = _x(*shape, dtype=np.float64, scale=2.0)
+    got = z(x0, grad=True)
+    num = np.zeros_like(x0)
+    for i in np.ndindex(x0.shape):
+        d = np.zeros_like(x0)
+        d[i] = 1e-6
+        num[i] = (z(x0 + d) - z(x0 - d)) / 2e-6
+    np.testing.assert_allclose(got, num, rtol=1e-5, atol=1e-7)
+    assert np.abs(got).max() > 1e-2
 
 
 # ---- the pass ---------------------------------------------------------------------------
@@ -313,6 +398,26 @@ def test_hybridized_softmax_ce_runs_one_kernel_each_way_and_matches_eager():
     assert [n.op for n in fwd.graph.nodes] == ["_softmax_xent"]
     assert [n.op for n in bwd.graph.nodes] == ["_xent_grad"]
     assert len(fwd.kernels) == len(bwd.kernels) == 1
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: gluon.nn.LayerNorm(), (4, 6)),
+    (lambda: gluon.nn.LayerNorm(axis=1), (2, 3, 5)),
+    (lambda: gluon.nn.BatchNorm(), (8, 5)),
+    (lambda: gluon.nn.BatchNorm(), (2, 3, 4, 3)),
+    (lambda: gluon.nn.BatchNorm(scale=False), (4, 3, 2, 2)),
+])
+def test_hybridized_norm_backward_is_one_kernel_and_matches_eager(make, shape):
+    from _hybrid_check import check_hybrid
+    block = make()
+    # eager vs hybridized: outputs, data / gamma / beta gradients, 3 SGD steps
+    check_hybrid(block, [_x(*shape, scale=2.0) + 1], modes=("train",))
+    trained = [e for e in jit.inspect(block).entries if "backward" in e.executables]
+    assert trained
+    for entry in trained:
+        bwd = entry.executables["backward"]
+        assert [n.op for n in bwd.graph.nodes] == ["_normalize_grad"]
+        assert len(bwd.kernels) == 1
 
 
 def test_exp32_helper_is_within_two_ulp_of_numpy():

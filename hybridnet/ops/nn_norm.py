@@ -6,7 +6,8 @@ normalize over ``axes`` with biased variance, then scale/shift by per-channel
 the BatchNorm frontend can update its moving statistics and the VJP can reuse
 them; like MXNet, gradients arriving at ``mean``/``var`` are ignored.
 BatchNorm with moving statistics (prediction, ``use_global_stats``) is
-``_batch_norm_infer``. Both VJPs are written with primitive ops (fusable).
+``_batch_norm_infer``, whose VJP is written with primitive ops (fusable);
+``_normalize``'s VJP is one op, ``_normalize_grad`` (``nn_rows.py``).
 """
 import numpy as np
 
@@ -44,21 +45,9 @@ def _normalize(data, gamma, beta, axes=(), ch_axis=1, eps=1e-5, fix_gamma=False)
 
 
 def _normalize_vjp(g, ins, out, axes=(), ch_axis=1, eps=1e-5, fix_gamma=False):
-    x, gamma, beta = ins
-    gy, mean, var = g[0], out[1], out[2]
-    m = float(np.prod([x.shape[a] for a in axes]))
-    inv = (var + eps) ** -0.5
-    xhat = (x - mean) * inv
-    dbeta = _param_sum(gy, ch_axis, beta.shape)
-    if fix_gamma:
-        dgamma, dxhat = gamma * 0.0, gy
-    else:
-        dgamma = _param_sum(gy * xhat, ch_axis, gamma.shape)
-        dxhat = gy * gamma.reshape(channel_shape(x.ndim, ch_axis, x.shape[ch_axis]))
-    mean_dxhat = call("sum", dxhat, axis=axes, keepdims=True) * (1.0 / m)
-    mean_dxhat_xhat = call("sum", dxhat * xhat, axis=axes, keepdims=True) * (1.0 / m)
-    dx = (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) * inv
-    return dx, dgamma, dbeta
+    # one op (nn_rows._normalize_grad: a NumPy rule, a row kernel, its own exact VJP)
+    return call("_normalize_grad", g[0], ins[0], ins[1], out[1], out[2], axes=axes,
+                ch_axis=ch_axis, eps=eps, fix_gamma=fix_gamma)
 
 
 register(Op("_normalize", "opaque", _normalize, _normalize_vjp, num_outputs=3,

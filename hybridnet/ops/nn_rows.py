@@ -14,6 +14,9 @@ generator (``nn_rows_kernels.py``) runs each as one Numba loop over rows.
 * ``_log_softmax_grad(grad, out)`` = ``scale * (grad - exp(out) * sum(grad, axis))``
   and ``_softmax_grad(grad, out)`` = ``scale * out * (grad - sum(grad * out, axis))``:
   the VJPs of log_softmax / softmax as single row ops.
+* ``_normalize_grad(grad, data, gamma, mean, var)`` -> ``(d_data, d_gamma, d_beta)``: the
+  whole backward of ``_normalize`` (LayerNorm, BatchNorm in training, InstanceNorm) as one
+  op; ``_normalize``'s VJP emits it, so eager and compiled backward share it.
 
 Each has a NumPy forward (the reference interpreter's rule) and a VJP written with
 hybridnet ops, like every other op.
@@ -22,6 +25,7 @@ import numpy as np
 
 from ._util import call
 from .indexing import _fix_index
+from .nn_common import channel_shape
 from .nn_softmax import _log_softmax
 from .registry import Op, register
 
@@ -154,6 +158,94 @@ register(Op("_log_softmax_grad", "opaque", _log_softmax_grad, _log_softmax_grad_
             kernel=lambda node: _kernels().log_softmax_grad_kernel(node)))
 register(Op("_softmax_grad", "opaque", _softmax_grad, _softmax_grad_vjp, _same2,
             kernel=lambda node: _kernels().softmax_grad_kernel(node)))
+
+
+# ---- _normalize_grad ----------------------------------------------------------------------
+def norm_axes(axes, ndim):
+    """``axes`` (an int or a sequence) as a sorted tuple of non-negative axes."""
+    axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
+def _norm_parts(shape, axes, ch_axis):
+    """(statistics axes, group size, channel axis, the other axes, gamma's broadcast shape)."""
+    nd = len(shape)
+    axes = norm_axes(axes, nd)
+    ch = ch_axis % nd
+    m = float(np.prod([shape[a] for a in axes]))
+    return axes, m, ch, tuple(d for d in range(nd) if d != ch), \
+        channel_shape(nd, ch, shape[ch])
+
+
+def _normalize_grad(grad, data, gamma, mean, var, axes=(), ch_axis=1, eps=1e-5,
+                    fix_gamma=False):
+    """The gradients of ``_normalize`` (``d_data, d_gamma, d_beta``) from its output gradient
+    ``grad`` and its saved statistics ``mean``/``var`` (kept dims). With
+    ``xhat = (data - mean) / sqrt(var + eps)`` and ``a = grad * gamma`` (``grad`` if
+    ``fix_gamma``), per group of ``m`` elements: ``d_data = (a - mean(a) - xhat *
+    mean(a * xhat)) / sqrt(var + eps)``; ``d_gamma = sum(grad * xhat)`` (zeros if
+    ``fix_gamma``), ``d_beta = sum(grad)`` over every axis but ``ch_axis``."""
+    axes, m, ch, other, bshape = _norm_parts(data.shape, axes, ch_axis)
+    dt = data.dtype
+    inv = (var + eps) ** -0.5
+    xhat = (data - mean) * inv
+    dbeta = grad.sum(axis=other) if other else grad.copy()
+    if fix_gamma:
+        dgamma, a = np.zeros(gamma.shape, gamma.dtype), grad
+    else:
+        dgamma, a = (grad * xhat).sum(axis=other) if other else grad * xhat, \
+            grad * gamma.reshape(bshape)
+    c1 = a.sum(axis=axes, keepdims=True) * (1.0 / m)
+    c2 = (a * xhat).sum(axis=axes, keepdims=True) * (1.0 / m)
+    dx = (a - c1 - xhat * c2) * inv
+    return (dx.astype(dt, copy=False), dgamma.reshape(gamma.shape).astype(gamma.dtype, copy=False),
+            dbeta.reshape(gamma.shape).astype(gamma.dtype, copy=False))
+
+
+def _normalize_grad_rule(shapes, dtypes, **attrs):
+    c = (tuple(shapes[2]), np.dtype(dtypes[2]))
+    return [(tuple(shapes[1]), np.dtype(dtypes[1])), c, c]
+
+
+def _normalize_grad_vjp(g, ins, out, axes=(), ch_axis=1, eps=1e-5, fix_gamma=False):
+    """Second order. ``mean``/``var`` are functions of ``data``: they get no gradient of
+    their own, the statistics are recomputed from ``data`` with differentiable ops and
+    their dependence on it is part of ``data``'s gradient (so every order is exact)."""
+    u, ug, ub = g
+    gy, x, gamma = ins[:3]
+    axes, m, ch, other, bshape = _norm_parts(x.shape, axes, ch_axis)
+
+    def mean(t):
+        return call("sum", t, axis=axes, keepdims=True) * (1.0 / m)
+
+    xc = x - mean(x)
+    inv = (mean(xc * xc) + eps) ** -0.5
+    xhat = xc * inv
+
+    def proj(t):                  # the (symmetric) Jacobian of xhat, over inv
+        return t - mean(t) - xhat * mean(t * xhat)
+    gam = None if fix_gamma else gamma.reshape(bshape)
+    a = gy if fix_gamma else gy * gam
+    c2 = mean(a * xhat)
+    ga = proj(u) * inv            # d loss / d a through d_data
+    dgy = (ga if fix_gamma else ga * gam) + ub.reshape(bshape)
+    gxhat = -inv * (c2 * u + mean(u * xhat) * a)     # d loss / d xhat, inv held
+    if not fix_gamma:
+        ugb = ug.reshape(bshape)
+        dgy = dgy + ugb * xhat
+        gxhat = gxhat + ugb * gy
+    s = mean(u * (a - mean(a) - xhat * c2))          # d loss / d inv, over m
+    dx = proj(gxhat) * inv - xhat * (s * inv * inv)
+    dgamma = None
+    if not fix_gamma:
+        t = gy * ga
+        dgamma = (call("sum", t, axis=other) if other else t).reshape(gamma.shape)
+    return dgy, dx, dgamma, None, None
+
+
+register(Op("_normalize_grad", "opaque", _normalize_grad, _normalize_grad_vjp,
+            _normalize_grad_rule, num_outputs=3,
+            kernel=lambda node: _kernels().normalize_grad_kernel(node)))
 
 
 def _kernels():
