@@ -31,6 +31,9 @@ CASES = [
     ((5, 9), dict()),                            # all axes -> shape (1,)
     ((1, 1), dict(axis=0)),                      # size 1
     ((3, 17), dict(axis=1)),                     # width not a multiple of the vector
+    ((4, 3, 5, 6), dict(axis=(0, 2, 3))),        # a convolution's bias gradient
+    ((4, 1, 3, 5), dict(axis=(0, 3))),           # size-1 axis between kept ones
+    ((2, 3, 400), dict(axis=(0, 2))),            # long runs: float64 accumulation
 ]
 
 
@@ -40,6 +43,26 @@ CASES = [
 def test_reduce_kernel_matches_interpreter(op, shape, kw, dtype):
     exe = _compare(lambda x: getattr(nd, op)(x, **kw), shape, dtype)
     assert len(exe.kernels) == 1           # the reduction ran as the Numba kernel
+
+
+@pytest.mark.parametrize("shape,target", [
+    ((4, 3, 5, 6), (1, 3, 1, 1)),                # conv bias gradient
+    ((2, 4, 3), (3,)),                           # leading axes dropped
+    ((2, 4, 3), (4, 1)),
+    ((5, 7), (1, 1)),
+])
+def test_sum_to_kernel_matches_interpreter(shape, target):
+    from hybridnet.ops._util import call
+    exe = _compare(lambda x: call("sum_to", x, shape=target), shape, np.float32)
+    assert len(exe.kernels) == 1
+
+
+def test_large_sum_is_as_accurate_as_numpy():
+    x = np.random.default_rng(0).uniform(0, 1, (64, 3, 60, 60)).astype(np.float32)
+    g, _, _ = trace_function(lambda a: nd.sum(a, axis=(0, 2, 3)), [nd.array(x)])
+    exe = compile_graph(optimize(g))
+    exact = x.astype(np.float64).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(exe([x])[0], exact, rtol=2e-7)
 
 
 def test_middle_axis_keeps_numpy_rule():

@@ -222,7 +222,7 @@ def _sum_to_vjp(g, ins, out, shape=()):
     return (call("broadcast_to", g, shape=ins[0].shape),)
 
 
-register(Op("sum_to", "reduce", _sum_to, _sum_to_vjp))
+register(Op("sum_to", "reduce", _sum_to, _sum_to_vjp, kernel=_kernel("sum_to_kernel")))
 
 
 def _broadcast_to(data, shape=()):
