@@ -150,3 +150,30 @@ def test_fuse_matmul_absorbs_a_lone_activation_into_the_gemm_epilogue():
              np.array([0.5, -0.5, 0.0, -2.0], np.float32)]
     for a, b in zip(interpret(g, feeds), interpret(fused, feeds)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_simplify_turns_reductions_over_size1_axes_into_reshapes():
+    def f(x, y):
+        a = (-x.sum(axis=1, keepdims=True)).mean(axis=1)    # a loss's mean over one column
+        b = y.max(axis=(0, 2))                              # (1, 3, 1) -> (3,)
+        c = y.prod(axis=0, keepdims=True)                   # same shape: removed
+        d = x.sum(axis=1)                                   # a real reduction: kept
+        return a, b, c * 2, d
+    feeds = [np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5,
+             np.array([[[0.5], [-1.0], [2.0]]], np.float32)]
+    g, _, _ = trace_function(f, [nd.array(v) for v in feeds])
+    s = simplify(g).renumber()
+    verify(s)
+    for a, b in zip(interpret(g, feeds), interpret(s, feeds)):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert str(s) == (
+        "graph(%0:f32[2,3], %1:f32[1,3,1]) {\n"
+        "  %2:f32[2,1] = sum %0 axis=1 keepdims=True\n"
+        "  %3:f32[2,1] = negative %2\n"
+        "  %4:f32[2] = reshape %3 shape=(2)\n"
+        "  %5:f32[3] = reshape %1 shape=(3)\n"
+        "  %6:f32[2] = sum %0 axis=1\n"
+        "  %7:f32[1,3,1] = multiply_scalar %1 scalar=2.0\n"
+        "  return %4, %5, %7, %6\n"
+        "}")
