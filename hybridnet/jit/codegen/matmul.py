@@ -85,12 +85,16 @@ def render_matmul(node, fn_name):
 def gemm_call(node, ins, out):
     """Driver source of the GEMM: ``np.dot(A, B, out=<out as 2-D>)`` with views only."""
     rows, k, n, ta, tb, _ = matmul_layout(node)
-    if node.sub.nodes[0].op == "_fully_connected":
-        a, b = f"{ins[0]}.reshape({rows}, {k})", f"{ins[1]}.T"
+    mm = node.sub.nodes[0]
+    if mm.op == "_fully_connected":
+        x = mm.inputs[0]
+        a = ins[0] if x.shape == (rows, k) else f"{ins[0]}.reshape({rows}, {k})"
+        b = f"{ins[1]}.T"
     else:
         a = f"{ins[0]}.T" if ta else ins[0]
         b = f"{ins[1]}.T" if tb else ins[1]
-    return f"np.dot({a}, {b}, out={out}.reshape({rows}, {n}))"
+    o = out if node.outputs[0].shape == (rows, n) else f"{out}.reshape({rows}, {n})"
+    return f"np.dot({a}, {b}, out={o})"
 
 
 def epilogue_dims(node):
