@@ -72,6 +72,11 @@ def test_cross_entropy_and_pick_kernels_match_the_rule(shape, axis, dtype):
     ax = axis % len(shape)
     lanes = shape[:ax] + shape[ax + 1:] or (1,)
     k = shape[ax]
+    # dense (probability) labels
+    y = np.abs(_x(*shape, dtype=dtype, seed=6))
+    loss, logp = _kernel_vs_rule("_dense_xent", [x, y], TOL[dtype], axis=axis, scale=-0.5)
+    _kernel_vs_rule("_dense_xent_grad", [_x(*lanes, dtype=dtype, seed=4), logp, y], TOL[dtype],
+                    axis=axis, scale=1.5)
     # labels out of range and fractional: pick's 'clip' handles them
     lab = _labels(lanes, k + 2, dtype) - 1 + 0.5
     tol = TOL[dtype]
@@ -193,6 +198,15 @@ def test_fused_op_gradients_match_finite_differences(shape, axis):
     check_numeric_gradient(
         lambda a, b, c: call("_xent_grad", a, b, c, axis=axis, scale=0.8),
         [g, logp, lab], grad_inputs=[0, 1])
+    p = np.abs(y)
+
+    def dense(a, b):
+        loss, logp = call("_dense_xent", a, b, axis=axis, keepdims=True, temperature=1.5,
+                          scale=-0.7)
+        return logp * 0.3 + loss
+    check_numeric_gradient(dense, [x, p])
+    check_numeric_gradient(
+        lambda a, b, c: call("_dense_xent_grad", a, b, c, axis=axis, scale=0.8), [g, logp, p])
     check_numeric_gradient(
         lambda a, b: call("_log_softmax_grad", a, b, axis=axis, scale=1.3), [y, x])
     check_numeric_gradient(lambda a, b: call("_softmax_grad", a, b, axis=axis, scale=-0.4),
@@ -353,6 +367,42 @@ def test_rows_fuses_the_cross_entropy_backward():
         "}")
 
 
+def _dense(x, y):
+    return (-(nd.log_softmax(x) * y).sum(axis=-1, keepdims=True)).mean(axis=1)
+
+
+def test_rows_fuses_the_dense_label_cross_entropy():
+    y = np.abs(_x(4, 5, seed=8))
+    before, after = _pass(_dense, [X, y])
+    _same_results(before, after, [X, y])
+    assert str(after) == (
+        "graph(%0:f32[4,5], %1:f32[4,5]) {\n"
+        "  %2:f32[4], %3:f32[4,5] = _dense_xent %0 %1 axis=1\n"
+        "  return %2\n"
+        "}")
+    before, feeds = _backward(_dense, [X, y], _x(4, seed=3))
+    assert str(before) == (
+        "graph(%0:f32[4], %1:f32[4,5], %2:f32[4,5]) {\n"
+        "  %3:f32[4,1] = reshape %0 shape=(4,1)\n"
+        "  %4:f32[4,1] = negative %3\n"
+        "  %5:f32[4,5] = broadcast_to %4 shape=(4,5)\n"
+        "  %6:f32[4,5] = multiply %5 %2\n"
+        "  %7:f32[4,5] = exp %1\n"
+        "  %8:f32[4,1] = sum %6 axis=-1 keepdims=True\n"
+        "  %9:f32[4,5] = multiply %7 %8\n"
+        "  %10:f32[4,5] = subtract %6 %9\n"
+        "  return %10\n"
+        "}")
+    after = rows(before).renumber()
+    verify(after)
+    _same_results(before, after, feeds)
+    assert str(after) == (
+        "graph(%0:f32[4], %1:f32[4,5], %2:f32[4,5]) {\n"
+        "  %3:f32[4,5] = _dense_xent_grad %0 %1 %2 axis=1\n"
+        "  return %3\n"
+        "}")
+
+
 def test_rows_turns_softmax_vjps_into_one_op_and_folds_the_temperature():
     def f(x, lab):
         return nd.log_softmax(x, temperature=2.0) * lab.reshape((4, 1)) + nd.softmax(x) * x
@@ -377,11 +427,14 @@ def test_rows_leaves_other_patterns_alone():
 
 
 # ---- hybridized end to end --------------------------------------------------------------
-def test_hybridized_softmax_ce_runs_one_kernel_each_way_and_matches_eager():
+@pytest.mark.parametrize("sparse", [True, False])
+def test_hybridized_softmax_ce_runs_one_kernel_each_way_and_matches_eager(sparse):
     x, lab = _x(16, 10, scale=3.0), _labels((16,), 10)
+    if not sparse:
+        lab = np.abs(_x(16, 10, seed=4))
     grads = []
     for hybrid in (False, True):
-        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=sparse)
         if hybrid:
             loss_fn.hybridize()
         for _ in range(2):
@@ -395,8 +448,8 @@ def test_hybridized_softmax_ce_runs_one_kernel_each_way_and_matches_eager():
     np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-5, atol=1e-7)
     (entry,) = jit.inspect(loss_fn).entries
     fwd, bwd = entry.executables["train_forward"], entry.executables["backward"]
-    assert [n.op for n in fwd.graph.nodes] == ["_softmax_xent"]
-    assert [n.op for n in bwd.graph.nodes] == ["_xent_grad"]
+    assert [n.op for n in fwd.graph.nodes] == ["_softmax_xent" if sparse else "_dense_xent"]
+    assert [n.op for n in bwd.graph.nodes] == ["_xent_grad" if sparse else "_dense_xent_grad"]
     assert len(fwd.kernels) == len(bwd.kernels) == 1
 
 

@@ -11,6 +11,9 @@ generator (``nn_rows_kernels.py``) runs each as one Numba loop over rows.
 * ``_xent_grad(grad, logp, index)`` = ``scale * grad * (exp(logp) - one_hot(index))``:
   its backward (``_pick_grad -> sum -> exp * ...`` collapsed). ``grad`` holds one value
   per row (any shape of that size: the rows' order).
+* ``_dense_xent(data, label)`` -> ``(scale * sum(logp * label, axis), logp)`` and
+  ``_dense_xent_grad(grad, logp, label)`` = ``scale * grad * (exp(logp) * sum(label) - label)``:
+  the same pair for dense (probability) labels.
 * ``_log_softmax_grad(grad, out)`` = ``scale * (grad - exp(out) * sum(grad, axis))``
   and ``_softmax_grad(grad, out)`` = ``scale * out * (grad - sum(grad * out, axis))``:
   the VJPs of log_softmax / softmax as single row ops.
@@ -116,6 +119,58 @@ register(Op("_xent_grad", "opaque", _xent_grad, _xent_grad_vjp, _xent_grad_rule,
             nondiff_args=("index",), kernel=lambda node: _kernels().xent_grad_kernel(node)))
 
 
+def _same2(shapes, dtypes, **attrs):
+    return [(tuple(shapes[1]), np.dtype(dtypes[1]))]
+
+
+# ---- _dense_xent / _dense_xent_grad --------------------------------------------------------
+def _dense_xent(data, label, axis=-1, keepdims=False, temperature=None, scale=-1.0):
+    """``(scale * sum(logp * label, axis), logp)``, ``logp = log_softmax(data, axis, T)``."""
+    logp = _log_softmax(data, axis, temperature)
+    loss = (logp * label).sum(axis=axis, keepdims=True) * data.dtype.type(scale)
+    return loss.reshape(_lanes(data.shape, axis, keepdims)).astype(data.dtype, copy=False), logp
+
+
+def _dense_xent_rule(shapes, dtypes, axis=-1, keepdims=False, **attrs):
+    dt = np.dtype(dtypes[0])
+    return [(_lanes(tuple(shapes[0]), axis, keepdims), dt), (tuple(shapes[0]), dt)]
+
+
+def _dense_xent_vjp(g, ins, out, axis=-1, keepdims=False, temperature=None, scale=-1.0):
+    gl, glp = g
+    logp, label = out[1], ins[1]
+    inv_t = 1.0 if temperature is None else 1.0 / temperature
+    dx = call("_dense_xent_grad", gl, logp, label, axis=axis, scale=-scale * inv_t)
+    dx = dx + call("_log_softmax_grad", glp, logp, axis=axis, scale=inv_t)
+    dlabel = logp * (gl.reshape(_lanes(logp.shape, axis, True)) * scale)
+    return dx, dlabel
+
+
+register(Op("_dense_xent", "opaque", _dense_xent, _dense_xent_vjp, _dense_xent_rule,
+            num_outputs=2, kernel=lambda node: _kernels().dense_xent_kernel(node)))
+
+
+def _dense_xent_grad(grad, logp, label, axis=-1, scale=1.0):
+    """``scale * grad * (exp(logp) * sum(label, axis) - label)``; ``grad`` one value per row."""
+    g = _per_row(grad, logp.shape, axis) * logp.dtype.type(scale)
+    dx = g * (np.exp(logp) * label.sum(axis=axis, keepdims=True) - label)
+    return dx.astype(logp.dtype, copy=False)
+
+
+def _dense_xent_grad_vjp(u, ins, out, axis=-1, scale=1.0):
+    grad, logp, label = ins
+    g = grad.reshape(_lanes(logp.shape, axis, True))
+    e = call("exp", logp)
+    s = call("sum", label, axis=axis, keepdims=True)
+    dgrad = call("sum", u * (e * s - label), axis=axis, keepdims=True) * scale
+    dlabel = (call("sum", u * e, axis=axis, keepdims=True) - u) * (g * scale)
+    return dgrad.reshape(grad.shape), u * e * (g * s * scale), dlabel
+
+
+register(Op("_dense_xent_grad", "opaque", _dense_xent_grad, _dense_xent_grad_vjp, _same2,
+            kernel=lambda node: _kernels().dense_xent_grad_kernel(node)))
+
+
 # ---- _log_softmax_grad / _softmax_grad ----------------------------------------------------
 def _log_softmax_grad(grad, out, axis=-1, scale=1.0):
     """``scale * (grad - exp(out) * sum(grad, axis))``: log_softmax's VJP, ``out`` its output."""
@@ -148,10 +203,6 @@ def _softmax_grad_vjp(u, ins, out, axis=-1, scale=1.0):
     dgrad = o * (u - su) * scale
     dout = (u * (grad - sg) - grad * su) * scale
     return dgrad, dout
-
-
-def _same2(shapes, dtypes, **attrs):
-    return [(tuple(shapes[1]), np.dtype(dtypes[1]))]
 
 
 register(Op("_log_softmax_grad", "opaque", _log_softmax_grad, _log_softmax_grad_vjp, _same2,

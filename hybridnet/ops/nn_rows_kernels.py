@@ -17,6 +17,7 @@ vectorise; otherwise each row is the strided lane ``[a, :, b]``. Per-row values
 import numpy as np
 
 __all__ = ["softmax_kernel", "log_softmax_kernel", "softmax_xent_kernel", "xent_grad_kernel",
+           "dense_xent_kernel", "dense_xent_grad_kernel",
            "log_softmax_grad_kernel", "softmax_grad_kernel", "pick_kernel", "pick_grad_kernel",
            "normalize_kernel", "normalize_grad_kernel", "batch_norm_infer_kernel"]
 
@@ -243,6 +244,38 @@ def xent_grad_kernel(node):
     body += _index_lines(a.get("mode", "clip"))
     body.append(f"dxr[i] = gs * (np.exp(lpr[i]) - {_lit(1, dt)})")
     return with_exp32(_render(["g", "lp", "index", "dx"], ["lp", "dx"], ["g", "index"], body, ax,
+                              inner == 1), dt)
+
+
+def dense_xent_kernel(node):
+    x, label = node.inputs
+    a = node.attrs
+    if not _ok(x, label) or x.dtype != label.dtype or x.shape != label.shape:
+        return None
+    ax, inner = _inner(x.shape, a.get("axis", -1))
+    body = _log_softmax_body(a.get("temperature"), x.dtype, "lp")
+    body += [f"t = {_lit(0, x.dtype)}",
+             "for k in range(K):",
+             "    t += lpr[k] * yr[k]",
+             "lossv[{lane}] = " + _scaled("t", a.get("scale", -1.0), x.dtype)]
+    return with_exp32(_render(["x", "y", "loss", "lp"], ["x", "y", "lp"], ["loss"], body,
+                              ax, inner == 1), x.dtype)
+
+
+def dense_xent_grad_kernel(node):
+    g, logp, label = node.inputs
+    if not _ok(g, logp, label) or len({v.dtype for v in node.inputs}) != 1 \
+            or label.shape != logp.shape:
+        return None
+    ax, inner = _inner(logp.shape, node.attrs.get("axis", -1))
+    dt = logp.dtype
+    body = [f"s = {_lit(0, dt)}",
+            "for k in range(K):",
+            "    s += yr[k]",
+            "gs = " + _scaled("gv[{lane}]", node.attrs.get("scale", 1.0), dt),
+            "for k in range(K):",
+            "    dxr[k] = gs * (np.exp(lpr[k]) * s - yr[k])"]
+    return with_exp32(_render(["g", "lp", "y", "dx"], ["lp", "y", "dx"], ["g"], body, ax,
                               inner == 1), dt)
 
 

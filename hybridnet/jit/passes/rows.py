@@ -21,6 +21,10 @@ Backward (log_softmax's VJP ``g - exp(out) * sum(g)``), with ``g`` the gradient 
     %6 = sum %5 axis=-1 keepdims=True
     %7 = subtract %5 (multiply (exp %1) %6)
 
+Dense labels ``y``: ``sum(log_softmax(x) * y, axis)`` [-> negative] [-> size-1 reduce]
+becomes ``_dense_xent``, and the VJP whose ``g`` is ``broadcast_to(h) * y`` (``h`` one
+value per row, through ``negative``/``reshape``) becomes ``_dense_xent_grad``.
+
 Any other ``g - exp(L) * sum(g, axis, keepdims=True)`` becomes ``_log_softmax_grad``,
 and softmax's VJP ``g*y - y * sum(g*y, axis, keepdims=True)`` becomes ``_softmax_grad``.
 A ``multiply_scalar`` that alone consumes a gradient (the temperature's ``1/T``) is
@@ -101,6 +105,62 @@ def _fold_scale(ctx, v, scale):
     return v, scale, None
 
 
+def _loss_tail(ctx, loss, x, ax, keepdims):
+    """Absorb ``negative`` and a size-1 reduction after a per-row loss value:
+    (last node or None, loss value, scale, keepdims)."""
+    last, scale = None, 1.0
+    u = ctx.sole_user(loss)
+    if u is not None and u.op == "negative":
+        last, loss, scale = u, u.outputs[0], -1.0
+    u = ctx.sole_user(loss)
+    if u is not None and _is_size1_reduce(u) and u.outputs[0].dtype == loss.dtype:
+        shape = u.outputs[0].shape
+        for kd in (False, True):
+            if shape == _lanes(x.shape, ax, kd):
+                last, loss, keepdims = u, u.outputs[0], kd
+                break
+    return last, loss, scale, keepdims
+
+
+def _match_dense_xent(ctx, sm):
+    """sum(multiply(log_softmax(x), y), axis, keepdims=True) [-> negative] [-> size-1
+    reduce]: (last node, fused node, {old logp value: new logp value})."""
+    mul = ctx.prod(sm.inputs[0], "multiply")
+    if mul is None:
+        return None
+    for a, y in (mul.inputs, mul.inputs[::-1]):
+        lsm = ctx.prod(a, "log_softmax")
+        if lsm is None:
+            continue
+        x = lsm.inputs[0]
+        nd = x.ndim
+        ax = _single_axis(sm, x.shape)
+        if (x.dtype.kind != "f" or ax is None or _axis(lsm, nd) != ax
+                or y.shape != x.shape or y.dtype != x.dtype
+                or sm.outputs[0].dtype != x.dtype):
+            continue
+        last, loss, scale, keepdims = _loss_tail(ctx, sm.outputs[0], x, ax, True)
+        logp = Value(-1, x.shape, x.dtype)
+        attrs = {"axis": ax, "keepdims": keepdims, "temperature": lsm.attrs.get("temperature"),
+                 "scale": scale}
+        node = Node("_dense_xent", [x, y], [loss, logp], attrs, sm.loc)
+        return last or sm, node, {id(lsm.outputs[0]): logp}
+    return None
+
+
+def _per_row_source(ctx, h, scale, dtype):
+    """``h`` read through ``negative`` (flips ``scale``) and row-order-keeping reshapes."""
+    neg = ctx.prod(h, "negative")
+    if neg is not None:
+        h, scale = neg.inputs[0], -scale
+    while True:
+        r = ctx.prod(h, "reshape")
+        if r is None or r.inputs[0].size != h.size or r.inputs[0].dtype != h.dtype:
+            break
+        h = r.inputs[0]
+    return (h, scale) if h.dtype == dtype else (None, scale)
+
+
 def _match_xent(ctx, p):
     """pick(log_softmax(x), idx) [-> negative] [-> size-1 reduce]: (last node, fused node,
     {old logp value: new logp value})."""
@@ -179,6 +239,20 @@ def _log_softmax_grad(ctx, s, g, logp, ax):
                         {"axis": ax, "mode": pg.attrs.get("mode", "clip"), "scale": scale},
                         s.loc)
             return last or s, node
+    mul = ctx.prod(g, "multiply")
+    lanes = _lanes(g.shape, ax, True)
+    for b, y in (mul.inputs, mul.inputs[::-1]) if mul is not None else ():
+        bc = ctx.prod(b, "broadcast_to")
+        if bc is None or y.shape != g.shape or y.dtype != g.dtype \
+                or bc.inputs[0].shape != lanes:
+            continue
+        h, scale = _per_row_source(ctx, bc.inputs[0], -1.0, g.dtype)
+        if h is None:
+            continue
+        out, scale, last = _fold_scale(ctx, s.outputs[0], scale)
+        node = Node("_dense_xent_grad", [h, logp, y], [out], {"axis": ax, "scale": scale},
+                    s.loc)
+        return last or s, node
     out, scale, last = _fold_scale(ctx, s.outputs[0], 1.0)
     node = Node("_log_softmax_grad", [g, logp], [out], {"axis": ax, "scale": scale}, s.loc)
     return last or s, node
@@ -191,6 +265,8 @@ def rows(graph):
         m = None
         if n.op == "pick":
             m = _match_xent(ctx, n)
+        elif n.op == "sum":
+            m = _match_dense_xent(ctx, n)
         elif n.op == "subtract":
             m = _match_grad(ctx, n)
             m = m and (m[0], m[1], {})
