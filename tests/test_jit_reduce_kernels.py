@@ -42,7 +42,10 @@ CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reduce_kernel_matches_interpreter(op, shape, kw, dtype):
     exe = _compare(lambda x: getattr(nd, op)(x, **kw), shape, dtype)
-    assert len(exe.kernels) == 1           # the reduction ran as the Numba kernel
+    if shape == (1, 1):
+        assert len(exe.kernels) <= 1       # a size-1 reduction may become a reshape
+    else:
+        assert len(exe.kernels) == 1       # the reduction ran as the Numba kernel
 
 
 @pytest.mark.parametrize("shape,target", [
