@@ -50,7 +50,7 @@ def _kernels():
 
 
 register(Op("_convolution", "opaque", _convolution, _convolution_vjp, _convolution_rule,
-            kernel=lambda node: _kernels().conv_kernel(node)))
+            kernel=lambda node, epilogue=None: _kernels().conv_kernel(node, epilogue)))
 
 
 # ---- _conv_bwd_data (= Deconvolution without bias) ----------------------------------------

@@ -11,6 +11,7 @@ matrix for the batch. Geometry is baked into the source as literals.
 __all__ = ["Geo", "gemm_forward", "gemm_bwd_data"]
 
 _NJIT = "@numba.njit(cache=True, error_model='numpy')\n"
+_FM = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"   # NaN/inf-safe (DESIGN.md §5)
 _CHUNK_BYTES = 1 << 20
 
 
@@ -81,9 +82,42 @@ def _col2im(geo):
     return _NJIT + "def col2im(cols, n0, nb, dx):\n" + zero + _rows(geo, body)
 
 
-def gemm_forward(geo):
-    """``kernel(x, w, out)``: out[n] = w (F, K) @ cols[n] (K, P), a chunk of samples per matmul."""
+def _epilogue_loop(geo, epilogue):
+    """``epilogue(yc, n0, nb, x, w, ...)``: the chunk's GEMM result through the epilogue
+    into its outputs, while it is in cache."""
     g = geo
+    put = epilogue.store(f"yc[b, f, oh * {g.ow} + ow]", ["n0 + b", "f", "oh", "ow"],
+                         " " * 20, ("x", "w"))
+    return _NJIT.replace("error_model='numpy'", f"error_model='numpy', fastmath={_FM}") + \
+        f"""def epilogue(yc, n0, nb, x, w, {", ".join(epilogue.params)}):
+    for b in range(nb):
+        for f in range({g.f}):
+            for oh in range({g.oh}):
+                for ow in range({g.ow}):
+{put}"""
+
+
+def gemm_forward(geo, epilogue=None):
+    """``kernel(x, w, out)``: out[n] = w (F, K) @ cols[n] (K, P), a chunk of samples per matmul.
+
+    With an ``epilogue`` (``kernel(x, w, *epilogue.params)``) the GEMM writes a chunk
+    buffer that one loop passes through the epilogue right after it."""
+    g = geo
+    if epilogue is not None:
+        params = ", ".join(epilogue.params)
+        return _im2col(g) + "\n\n" + _epilogue_loop(g, epilogue) + f"""
+
+def kernel(x, w, {params}):
+    N = x.shape[0]
+    wm = w.reshape({g.f}, {g.k})
+    cols = np.empty(({g.b}, {g.k}, {g.p}), x.dtype)
+    yc = np.empty(({g.b}, {g.f}, {g.p}), x.dtype)
+    for n0 in range(0, N, {g.b}):
+        nb = min({g.b}, N - n0)
+        im2col(x, n0, nb, cols)
+        np.matmul(wm, cols[:nb], out=yc[:nb])
+        epilogue(yc, n0, nb, x, w, {params})
+"""
     return _im2col(g) + f"""
 
 def kernel(x, w, out):

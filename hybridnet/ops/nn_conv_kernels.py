@@ -111,13 +111,20 @@ def _fwd_body(grid, cin, fb):
     return "\n".join(lines) + "\n"
 
 
-def _correlate(grid, groups, cin, cout, fb, nb, fill, prep_w):
-    """Source of ``kernel(src, w, out)``: a direct grouped correlation, any N."""
-    return _HEAD + f"""def kernel(src, w, out):
+def _correlate(grid, groups, cin, cout, fb, nb, fill, prep_w, epilogue=None):
+    """Source of ``kernel(src, w, out)``: a direct grouped correlation, any N (with an
+    epilogue: ``kernel(src, w, *epilogue.params)``, the epilogue in the output store)."""
+    ind = " " * 28
+    val, idx = f"acc[q, oh * {grid.r} + ow]", ["n", f"g * {cout} + f", "oh", "ow"]
+    if epilogue is None:
+        params, put = "out", f"{ind}out[{', '.join(idx)}] = {val}\n"
+    else:
+        params, put = ", ".join(epilogue.params), epilogue.store(val, idx, ind, ("src", "w"))
+    return _HEAD + f"""def kernel(src, w, {params}):
     N = src.shape[0]
-    xp = np.zeros(({groups * cin}, {grid.hp * grid.wp}), out.dtype)
-    acc = np.empty(({fb}, {grid.g}), out.dtype)
-    wb = np.zeros(({groups * nb * fb}, {cin}, {grid.kh}, {grid.kw}), out.dtype)
+    xp = np.zeros(({groups * cin}, {grid.hp * grid.wp}), src.dtype)
+    acc = np.empty(({fb}, {grid.g}), src.dtype)
+    wb = np.zeros(({groups * nb * fb}, {cin}, {grid.kh}, {grid.kw}), src.dtype)
 {prep_w}    for n in range(N):
 {fill}        for gb in range({groups * nb}):
             g = gb // {nb}
@@ -131,8 +138,7 @@ def _correlate(grid, groups, cin, cout, fb, nb, fill, prep_w):
                 if f < {cout}:
                     for oh in range({grid.oh}):
                         for ow in range({grid.ow}):
-                            out[n, g * {cout} + f, oh, ow] = acc[q, oh * {grid.r} + ow]
-"""
+{put}"""
 
 
 def _tiny(channels, k):
@@ -150,8 +156,12 @@ def _most(k):
     return 8 if k[0] * k[1] <= 9 else 4
 
 
-def conv_kernel(node):
-    """``_convolution`` (x, w) -> y as a direct correlation, or None (NumPy fallback)."""
+def conv_kernel(node, epilogue=None):
+    """``_convolution`` (x, w) -> y as a direct correlation, or None (NumPy fallback).
+
+    ``epilogue`` (``jit/codegen/epilogue.py``): an elementwise group (bias, relu ...)
+    rendered into the output store; the kernel is then ``kernel(x, w, *epilogue.params)``.
+    """
     x, w = node.inputs
     (y,) = node.outputs
     a = node.attrs
@@ -162,7 +172,8 @@ def conv_kernel(node):
     groups = int(a["num_group"])
     fg = f // groups
     if groups == 1 and not _tiny(cg, w.shape[2:]):
-        return gemm_forward(_geo(c, (h, wd), w.shape, y.shape[2:], a, x.dtype.itemsize))
+        return gemm_forward(_geo(c, (h, wd), w.shape, y.shape[2:], a, x.dtype.itemsize),
+                            epilogue)
     (ph, pw) = a["pad"]
     grid = _Grid(h + 2 * ph, wd + 2 * pw, y.shape[2], y.shape[3], w.shape[2:], a["stride"],
                  a["dilate"])
@@ -175,7 +186,7 @@ def conv_kernel(node):
                         wb[g * {nb * fb} + b, c, i, j] = w[g * {fg} + b, c, i, j]
 """
     fill = _fill_input("src", grid, c, ph, pw, h, wd)
-    return _correlate(grid, groups, cg, fg, fb, nb, fill, prep)
+    return _correlate(grid, groups, cg, fg, fb, nb, fill, prep, epilogue)
 
 
 def conv_bwd_data_kernel(node):

@@ -21,8 +21,9 @@ from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
 from .elementwise import HELPERS, loop_dims, render_fused
-from .matmul import epilogue_dims, epilogue_inputs, gemm_call, matmul_layout, render_matmul
+from .epilogue import Epilogue
 from .kernel_cache import load_kernel_module
+from .matmul import epilogue_dims, epilogue_inputs, gemm_call, matmul_layout, render_matmul
 
 __all__ = ["compile_graph", "CompiledGraph", "set_profiling", "Kernel"]
 
@@ -98,6 +99,10 @@ def _bind_output(lines, name, slot):
     else:
         lines += [f"    {name} = dests[{slot}]", f"    if {name} is None:",
                   f"        {name} = {take}"]
+
+
+def _run_sub(sub, *args):
+    return interpret(sub, args)
 
 
 def _fix(r, dt):
@@ -201,12 +206,17 @@ class CompiledGraph:
                 args = ["D_" + kname] + args + [f"{o}.reshape(-1)" for o in outs]
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
-            op = OPS[n.op]
-            src = op.kernel(n) if op.kernel is not None and n.sub is None else None
+            op, epi, src = OPS.get(n.op), None, None
+            if n.op == "fused_kernel":
+                # An op's kernel with an elementwise epilogue in its stores (fuse_epilogue).
+                op, epi = None, Epilogue(n)
+                src = OPS[epi.core.op].kernel(epi.core, epi)
+            elif op is not None and op.kernel is not None and n.sub is None:
+                src = op.kernel(n)
             if src is not None:
                 # An op with its own Numba kernel (pooling ...): C-contiguous N-D arrays.
                 kname = f"k{len(self.kernels)}"
-                mod = load_kernel_module(_HEADER + src)
+                mod = load_kernel_module(_HEADER + (HELPERS if epi is not None else "") + src)
                 kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
@@ -221,10 +231,13 @@ class CompiledGraph:
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
             fname = f"f{idx}"
-            env[fname] = functools.partial(op.forward, **n.attrs) if n.attrs else op.forward
+            if op is None:      # a fused_kernel its builder declined after all: NumPy rules
+                env[fname] = functools.partial(_run_sub, n.sub)
+            else:
+                env[fname] = functools.partial(op.forward, **n.attrs) if n.attrs else op.forward
             outs = [fresh(v) for v in n.outputs]
             call = f"{fname}({', '.join(ins)})"
-            if len(outs) == 1:
+            if len(outs) == 1 and op is not None:
                 env["d_" + outs[0]] = n.outputs[0].dtype
                 lines.append(f"    {outs[0]} = _fix({call}, d_{outs[0]})")
             else:

@@ -2,15 +2,16 @@
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .fuse_epilogue import fuse_epilogue
 from .fuse import fuse_elementwise
 from .fuse_matmul import fuse_matmul
 from .rows import rows
 from .simplify import simplify
 
 __all__ = ["simplify", "cse", "dce", "fold", "rows", "fuse_elementwise", "fuse_matmul",
-           "optimize", "PIPELINE"]
+           "fuse_epilogue", "optimize", "PIPELINE"]
 
-PIPELINE = (simplify, fold, cse, rows, dce, fuse_elementwise, fuse_matmul)
+PIPELINE = (simplify, fold, cse, rows, dce, fuse_elementwise, fuse_matmul, fuse_epilogue)
 
 
 def optimize(graph, verify_each=False):
