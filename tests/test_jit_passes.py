@@ -177,3 +177,37 @@ def test_simplify_turns_reductions_over_size1_axes_into_reshapes():
         "  %7:f32[1,3,1] = multiply_scalar %1 scalar=2.0\n"
         "  return %4, %5, %7, %6\n"
         "}")
+
+
+def test_fusion_reads_through_a_broadcast_instead_of_materialising_it():
+    def f(x, s):
+        return (x * nd.broadcast_to(s, shape=(3, 4))).exp()
+    g, _, _ = trace_function(f, [nd.ones((3, 4)), nd.ones((3, 1))])
+    fused = fuse_elementwise(g).renumber()
+    assert "broadcast_to" not in str(fused)
+    assert str(fused) == (
+        "graph(%0:f32[3,4], %1:f32[3,1]) {\n"
+        "  %2:f32[3,4] = fused_elementwise %0 %1\n"
+        "    | graph(%0:f32[3,4], %1:f32[3,1]) {\n"
+        "    |   %3:f32[3,4] = multiply %0 %1\n"
+        "    |   %2:f32[3,4] = exp %3\n"
+        "    |   return %2\n"
+        "    | }\n"
+        "  return %2\n"
+        "}")
+    feeds = [np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
+             np.array([[0.5], [-1.0], [2.0]], np.float32)]
+    for a, b in zip(interpret(g, feeds), interpret(fused, feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_a_broadcast_that_sets_the_output_shape_stays():
+    def f(s):
+        return nd.broadcast_to(s, shape=(3, 4)).exp() * 2
+    g, _, _ = trace_function(f, [nd.ones((3, 1))])
+    fused = fuse_elementwise(g)
+    assert "broadcast_to" in str(fused)
+    feeds = [np.array([[0.5], [-1.0], [2.0]], np.float32)]
+    for a, b in zip(interpret(g, feeds), interpret(fused, feeds)):
+        assert a.shape == b.shape == (3, 4)
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -90,6 +90,17 @@ def _c(x):
     return np.ascontiguousarray(x)
 
 
+_RESHAPES = ("reshape", "reshape_like", "flatten", "expand_dims", "squeeze")
+
+
+def _is_view_reshape(n):
+    """A node that only reinterprets its (first) input's elements in a new shape."""
+    if n.op not in _RESHAPES or n.sub is not None or len(n.outputs) != 1:
+        return False
+    x, y = n.inputs[0], n.outputs[0]
+    return x.size == y.size and x.dtype == y.dtype
+
+
 def _bind_output(lines, name, slot):
     """Driver lines binding graph output ``name``: the caller's buffer when given, else
     one from the output's ring."""
@@ -229,6 +240,12 @@ class CompiledGraph:
                     outs.append(name)
                 args = [f"_cc({a})" for a in ins] + outs
                 lines.append(f"    {kname}({', '.join(args)})")
+                continue
+            if _is_view_reshape(n):
+                # Shapes are static here: a reshape is a NumPy view, not the registry's
+                # rule (which parses MXNet's reshape codes every call: ~5 us).
+                lines.append(f"    {fresh(n.outputs[0])} = {ins[0]}.reshape("
+                             f"{tuple(int(d) for d in n.outputs[0].shape)!r})")
                 continue
             fname = f"f{idx}"
             if op is None:      # a fused_kernel its builder declined after all: NumPy rules

@@ -11,6 +11,8 @@ runs as is and the code generator renders as one loop.
 """
 import re
 
+import numpy as np
+
 from ..ir import Graph, Node
 from ...ops.registry import OPS
 
@@ -36,7 +38,40 @@ def _scalar(n):
     return all(v.size == 1 for v in n.inputs) and n.outputs[0].size == 1
 
 
+_BROADCASTS = ("broadcast_to", "broadcast_like", "broadcast_axes")
+
+
+def _read_through_broadcasts(graph):
+    """Elementwise loops broadcast their inputs themselves, so a fusable node reading
+    ``broadcast_to(x)`` reads ``x`` instead when the broadcast shapes still give its
+    output shape; a broadcast nothing reads any more is dropped (it would otherwise be
+    materialised as a full copy: a loss gradient's (N,1) -> (N,C))."""
+    producer = {id(v): n for n in graph.nodes for v in n.outputs}
+    nodes, changed = [], False
+    for n in graph.nodes:
+        if fusable(n):
+            ins = list(n.inputs)
+            for i, v in enumerate(ins):
+                p = producer.get(id(v))
+                if p is None or p.op not in _BROADCASTS or p.sub is not None:
+                    continue
+                x = p.inputs[0]
+                trial = ins[:i] + [x] + ins[i + 1:]
+                if x.dtype == v.dtype and x.ndim <= v.ndim and \
+                        np.broadcast_shapes(*[u.shape for u in trial]) == n.outputs[0].shape:
+                    ins, changed = trial, True
+            if changed:
+                n = n.with_inputs(ins)
+        nodes.append(n)
+    if not changed:
+        return graph
+    read = {id(v) for n in nodes for v in n.inputs} | {id(v) for v in graph.outputs}
+    nodes = [n for n in nodes if n.op not in _BROADCASTS or id(n.outputs[0]) in read]
+    return Graph(list(graph.inputs), nodes, list(graph.outputs), dict(graph.constants))
+
+
 def fuse_elementwise(graph, min_size=2):
+    graph = _read_through_broadcasts(graph)
     producer = {}                       # id(value) -> node
     for n in graph.nodes:
         for v in n.outputs:
