@@ -14,6 +14,9 @@ from ._state import STATE
 from ._tape import TapeNode, parent_of
 from .base import AutogradError, HybridnetValueError, ShapeError
 from .ndarray.ndarray import NDArray, wrap, _record
+from .ops.registry import OPS
+
+_ADD = OPS["add"].forward      # sums gradients (as NDArray + does, on NumPy arrays)
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
            "set_recording", "set_training", "backward", "grad", "mark_variables", "Function"]
@@ -115,7 +118,8 @@ def _accumulate(store, key, g):
 
 
 def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
-    """Propagate gradients from ``heads``; returns ``{id(leaf): (leaf, gradient)}``."""
+    """Propagate gradients from ``heads``; returns ``{id(leaf): (leaf, gradient)}`` with
+    NDArray gradients under ``create_graph``, NumPy arrays otherwise."""
     for h in heads:
         if not isinstance(h, NDArray):
             raise AutogradError(f"backward: heads must be NDArrays, got {type(h).__name__}")
@@ -133,7 +137,7 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
     if len(head_grads) != len(heads):
         raise HybridnetValueError(f"backward: got {len(heads)} heads but {len(head_grads)} "
                                   "head gradients")
-    node_grads, leaf_grads = {}, {}
+    node_grads = {}
     for h, hg in zip(heads, head_grads):
         if hg is None:
             hg = wrap(np.ones_like(h._data), h._ctx)
@@ -143,79 +147,155 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
             raise ShapeError(f"backward: head gradient shape {hg.shape} != output shape {h.shape}")
         _accumulate(node_grads, (id(h._node), h._oidx), hg)
     order = _topo_order(heads)
-    # backward() lets VJPs write a variable's gradient straight into its .grad buffer
-    claimed = None if create_graph else STATE.grad_dest
-    read = None       # buffers the graph reads, computed on first use (never written into)
     old = (STATE.recording, STATE.training)
     STATE.recording, STATE.training = bool(create_graph), bool(train_mode)
-    pop = node_grads.pop
     try:
-        for node in order:
-            if node.freed:
-                raise AutogradError("backward: part of the graph was freed by an earlier "
-                                    "backward(); use retain_graph=True")
-            out_data, nid = node.out_data, id(node)
-            gs = [pop((nid, i), None) for i in range(len(out_data))]
-            for i, g in enumerate(gs):
-                if g is None:
-                    gs[i] = wrap(np.zeros_like(out_data[i]))
-            if create_graph:
-                ins = _rewrap_inputs(node)
-                outs = [wrap(d) for d in out_data]
-                # VJPs that use the output (exp: g * out) must differentiate through it too.
-                for i, o in enumerate(outs):
-                    o._node, o._oidx = node, i
-            else:
-                ins = [wrap(d) for d in node.in_data]
-                outs = [wrap(d) for d in out_data]
-            parents = node.parents
+        if create_graph:
+            return _graph_backward(order, node_grads, retain_graph)
+        return _plain_backward(order, {k: g._data for k, g in node_grads.items()},
+                               retain_graph, STATE.grad_dest)
+    finally:
+        STATE.recording, STATE.training = old
+
+
+def _free(node):
+    node.freed = True
+    if node.custom is not None:
+        release = getattr(node.custom, "release", None)
+        if release is not None:    # a hybridized block frees its saved buffers
+            release()
+    node.in_data = node.out_data = None
+
+
+def _freed_error():
+    return AutogradError("backward: part of the graph was freed by an earlier backward(); "
+                         "use retain_graph=True")
+
+
+def _shape_error(node, g_shape, x_shape):
+    return AutogradError(f"internal: vjp of {node!r} gave gradient shape {g_shape} for an "
+                         f"input of shape {x_shape}")
+
+
+def _plain_backward(order, node_grads, retain_graph, claimed):
+    """The backward loop without create_graph, on NumPy arrays: ops with a ``vjp_np`` run
+    it directly; others get their inputs wrapped. With ``claimed`` (a set, from
+    ``backward()``) VJPs may write variables' gradients into their .grad buffers."""
+    leaf_grads = {}
+    pop = node_grads.pop
+    read = None       # buffers the graph reads, computed on first use (never written into)
+    for node in order:
+        if node.freed:
+            raise _freed_error()
+        out_data, in_data, parents = node.out_data, node.in_data, node.parents
+        nid = id(node)
+        if len(out_data) == 1:
+            g = pop((nid, 0), None)
+            if g is None:
+                g = np.zeros_like(out_data[0])
+            out = out_data[0]
+        else:
+            g = tuple([pop((nid, i), None) for i in range(len(out_data))])
+            if any(gi is None for gi in g):
+                g = tuple([np.zeros_like(d) if gi is None else gi
+                           for gi, d in zip(g, out_data)])
+            out = out_data
+        op = node.op
+        fast = op.vjp_np if node.custom is None else None
+        if fast is not None:
+            dest = None
+            if op.vjp_np_dest and claimed is not None:
+                if read is None:
+                    read = _read_buffers(order, node_grads)
+                dest = _grad_dests(parents, claimed, read)
+            in_grads = fast(g, in_data, out, tuple([p is not None for p in parents]), dest,
+                            **node.attrs)
+        else:
+            ins = [wrap(d) for d in in_data]
+            gs = [wrap(g)] if type(g) is not tuple else [wrap(a) for a in g]
             if node.custom is not None:
                 in_grads = node.custom._backward_from_tape(gs)
             else:
-                op = node.op
+                attrs = node.attrs
                 if op.vjp_needs:
-                    attrs = dict(node.attrs, needs_grad=tuple([p is not None for p in parents]))
-                else:
-                    attrs = node.attrs
-                if op.vjp_dest and claimed is not None:
-                    if read is None:
-                        read = _read_buffers(order, node_grads)
-                    dests = _grad_dests(parents, claimed, read)
-                    if dests is not None:
-                        attrs = dict(attrs, grad_dest=dests)
+                    attrs = dict(attrs, needs_grad=tuple([p is not None for p in parents]))
+                outs = [wrap(d) for d in out_data]
                 if len(gs) == 1:
                     in_grads = op.vjp(gs[0], ins, outs[0], **attrs)
                 else:
                     in_grads = op.vjp(tuple(gs), ins, tuple(outs), **attrs)
             if type(in_grads) is not tuple and type(in_grads) is not list:
                 in_grads = (in_grads,)
-            for parent, ig, x in zip(parents, in_grads, ins):
-                if parent is None or ig is None:
-                    continue
-                if type(ig) is not NDArray and not isinstance(ig, NDArray):
-                    ig = wrap(np.asarray(ig, dtype=x._data.dtype))
-                if ig._data.shape != x._data.shape:
-                    raise AutogradError(
-                        f"internal: vjp of {node!r} gave gradient shape {ig.shape} for an input "
-                        f"of shape {x.shape}")
-                pnode = parent[0]
-                if pnode is None:
-                    leaf = parent[1]
-                    prev = leaf_grads.get(id(leaf))
-                    leaf_grads[id(leaf)] = (leaf, ig if prev is None else prev[1] + ig)
-                else:
-                    key = (id(pnode), parent[1])
-                    prev = node_grads.get(key)
-                    node_grads[key] = ig if prev is None else prev + ig
-            if not retain_graph:
-                node.freed = True
-                if node.custom is not None:
-                    release = getattr(node.custom, "release", None)
-                    if release is not None:    # a hybridized block frees its saved buffers
-                        release()
-                node.in_data = node.out_data = None
-    finally:
-        STATE.recording, STATE.training = old
+            in_grads = [None if ig is None else ig._data if isinstance(ig, NDArray)
+                        else np.asarray(ig, dtype=x.dtype) for ig, x in zip(in_grads, in_data)]
+        for parent, ig, x in zip(parents, in_grads, in_data):
+            if parent is None or ig is None:
+                continue
+            if ig.shape != x.shape:
+                raise _shape_error(node, ig.shape, x.shape)
+            pnode = parent[0]
+            if pnode is None:
+                leaf = parent[1]
+                prev = leaf_grads.get(id(leaf))
+                leaf_grads[id(leaf)] = (leaf, ig if prev is None else _ADD(prev[1], ig))
+            else:
+                key = (id(pnode), parent[1])
+                prev = node_grads.get(key)
+                node_grads[key] = ig if prev is None else _ADD(prev, ig)
+        if not retain_graph:
+            _free(node)
+    return leaf_grads
+
+
+def _graph_backward(order, node_grads, retain_graph):
+    """The backward loop with create_graph: VJPs run as recorded ops on NDArrays."""
+    leaf_grads = {}
+    pop = node_grads.pop
+    for node in order:
+        if node.freed:
+            raise _freed_error()
+        out_data, nid = node.out_data, id(node)
+        gs = [pop((nid, i), None) for i in range(len(out_data))]
+        for i, g in enumerate(gs):
+            if g is None:
+                gs[i] = wrap(np.zeros_like(out_data[i]))
+        ins = _rewrap_inputs(node)
+        outs = [wrap(d) for d in out_data]
+        # VJPs that use the output (exp: g * out) must differentiate through it too.
+        for i, o in enumerate(outs):
+            o._node, o._oidx = node, i
+        parents = node.parents
+        if node.custom is not None:
+            in_grads = node.custom._backward_from_tape(gs)
+        else:
+            op = node.op
+            attrs = node.attrs
+            if op.vjp_needs:
+                attrs = dict(attrs, needs_grad=tuple([p is not None for p in parents]))
+            if len(gs) == 1:
+                in_grads = op.vjp(gs[0], ins, outs[0], **attrs)
+            else:
+                in_grads = op.vjp(tuple(gs), ins, tuple(outs), **attrs)
+        if type(in_grads) is not tuple and type(in_grads) is not list:
+            in_grads = (in_grads,)
+        for parent, ig, x in zip(parents, in_grads, ins):
+            if parent is None or ig is None:
+                continue
+            if not isinstance(ig, NDArray):
+                ig = wrap(np.asarray(ig, dtype=x._data.dtype))
+            if ig._data.shape != x._data.shape:
+                raise _shape_error(node, ig.shape, x.shape)
+            pnode = parent[0]
+            if pnode is None:
+                leaf = parent[1]
+                prev = leaf_grads.get(id(leaf))
+                leaf_grads[id(leaf)] = (leaf, ig if prev is None else prev[1] + ig)
+            else:
+                key = (id(pnode), parent[1])
+                prev = node_grads.get(key)
+                node_grads[key] = ig if prev is None else prev + ig
+        if not retain_graph:
+            _free(node)
     return leaf_grads
 
 
@@ -226,14 +306,12 @@ def _owner(a):
 
 def _read_buffers(order, node_grads):
     """ids of the memory owners of every array the rest of the backward may read."""
-    read = set()
+    arrays = list(node_grads.values())
     for n in order:
         if n.in_data is not None:           # None: already run and freed
-            read.update(id(_owner(d)) for d in n.in_data + n.out_data
-                        if isinstance(d, np.ndarray))
-    read.update(id(_owner(g._data)) for g in node_grads.values()
-                if isinstance(g._data, np.ndarray))
-    return read
+            arrays += n.in_data
+            arrays += n.out_data
+    return {id(a) if a.base is None else id(a.base) for a in arrays if type(a) is np.ndarray}
 
 
 def _grad_dests(parents, claimed, read):
@@ -282,13 +360,13 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
         leaf_grads = _run_backward(list(heads), head_grads, retain_graph, False, train_mode)
     finally:
         STATE.grad_dest = None
-    for leaf, g in leaf_grads.values():
+    for leaf, g in leaf_grads.values():      # NumPy gradients
         req = leaf._grad_req
         if req == "write":
-            if g._data is not leaf._grad._data:
-                leaf._grad._data[...] = g._data
+            if g is not leaf._grad._data:
+                leaf._grad._data[...] = g
         elif req == "add":
-            leaf._grad._data += g._data
+            leaf._grad._data += g
         leaf._fresh_grad = True   # Trainer.step checks this (stale-gradient error)
 
 
@@ -310,8 +388,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         retain_graph = create_graph
     leaf_grads = _run_backward(list(heads), head_grads, retain_graph, create_graph, train_mode)
     out = [leaf_grads.get(id(v)) for v in variables]
-    out = [g[1] if g is not None else wrap(np.zeros_like(v._data), v._ctx)
-           for g, v in zip(out, variables)]
+    out = [wrap(np.zeros_like(v._data), v._ctx) if g is None
+           else g[1] if create_graph else wrap(g[1]) for g, v in zip(out, variables)]
     return out[0] if single else out
 
 

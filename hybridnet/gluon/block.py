@@ -425,7 +425,13 @@ class HybridBlock(Block):
                 return cg(*args, **kwargs)      # compiled graph: the hot path
             from ._hybrid import call_hybridized
             return call_hybridized(self, args, kwargs)
-        return super().__call__(*args, **kwargs)
+        if self._forward_pre_hooks or self._forward_hooks or not self._params_ready:
+            return super().__call__(*args, **kwargs)
+        try:                                    # Block.__call__ without hooks, inlined
+            return self.forward(*args, **kwargs)
+        except (DeferredInitError, ShapeError) as e:
+            self._rename_error(e)
+            raise
 
     def forward(self, x, *args, **kwargs):
         if type(self).hybrid_forward is HybridBlock.hybrid_forward:

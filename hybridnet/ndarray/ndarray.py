@@ -70,8 +70,10 @@ def invoke(op, inputs, attrs=_EMPTY):
 
 
 def _record(op, inputs, attrs, outs, custom=None):
-    node = TapeNode(op, attrs, tuple([x._data for x in inputs]),   # lists: faster than genexprs
-                    tuple([parent_of(x) for x in inputs]),
+    # (parent_of inlined; lists: faster than genexprs)
+    node = TapeNode(op, attrs, tuple([x._data for x in inputs]),
+                    tuple([(x._node, x._oidx) if x._node is not None else
+                           (None, x) if x._var else None for x in inputs]),
                     tuple([o._data for o in outs]), custom)
     for i, o in enumerate(outs):
         o._node = node

@@ -9,11 +9,6 @@ def call(name, *inputs, **attrs):
     return _nd.invoke(OPS[name], inputs, attrs)
 
 
-def wrap(array):
-    """A NumPy array as an untracked NDArray (for VJPs' plain-eager NumPy paths)."""
-    return _nd.wrap(array)
-
-
 class _LazyNDArrayModule:
     """``hybridnet.ndarray.ndarray`` (it imports this package: bound on first use)."""
 

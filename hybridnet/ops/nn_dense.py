@@ -8,9 +8,8 @@ import math
 
 import numpy as np
 
-from .._state import STATE
 from ..base import ShapeError
-from ._util import call, wrap
+from ._util import call
 from .nn_common import check_kwargs, check_nd, finish
 from .registry import Op, frontend, register
 
@@ -63,35 +62,10 @@ def _fc_rule(shapes, dtypes, num_hidden=0, flatten=True):
     return [(out, np.result_type(*dtypes))]
 
 
-def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None, grad_dest=None):
+def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None):
     x, w = ins[0], ins[1]
     need = needs_grad or (True,) * len(ins)
     rows, k, _ = _fc_shapes(x.shape, w.shape, None, num_hidden, flatten)
-    if STATE.tracer is None and not STATE.recording:
-        # plain eager backward: the same GEMMs straight on NumPy (no op dispatch), the
-        # weight/bias gradients written into their .grad buffers when backward() allows
-        wd = w._data
-        g2 = g._data.reshape(rows, wd.shape[0])
-        dest = grad_dest or (None, None, None)
-        gx = wrap(np.dot(g2, wd).reshape(x.shape)) if need[0] else None
-        gw = None
-        if need[1]:
-            x2 = x._data.reshape(rows, k)
-            d = dest[1]
-            if d is not None and d.shape == wd.shape and d.dtype == np.result_type(g2, x2):
-                gw = wrap(np.dot(g2.T, x2, out=d))
-            else:
-                gw = wrap(np.dot(g2.T, x2))
-        if len(ins) == 2:
-            return gx, gw
-        gb = None
-        if need[2]:
-            d = dest[2]
-            if d is not None and d.shape == (g2.shape[1],) and d.dtype == g2.dtype:
-                gb = wrap(np.add.reduce(g2, axis=0, dtype=g2.dtype, out=d))
-            else:
-                gb = wrap(np.add.reduce(g2, axis=0, dtype=g2.dtype))
-        return gx, gw, gb
     g2 = g.reshape((rows, w.shape[0]))
     x2 = x.reshape((rows, k))
     # The data gradient is a full GEMM: skip it for the network's input.
@@ -102,7 +76,36 @@ def _fc_vjp(g, ins, out, num_hidden=0, flatten=True, needs_grad=None, grad_dest=
     return tuple(grads)
 
 
-register(Op("_fully_connected", "matmul", _fully_connected, _fc_vjp, _fc_rule))
+def _fc_vjp_np(g, ins, out, needs, dest, num_hidden=0, flatten=True):
+    """``_fc_vjp`` on NumPy arrays (plain eager backward): the same GEMMs, the weight and
+    bias gradients written into their ``.grad`` buffers when ``dest`` has them."""
+    x, w = ins[0], ins[1]
+    rows, k, _ = _fc_shapes(x.shape, w.shape, None, num_hidden, flatten)
+    g2 = g.reshape(rows, w.shape[0])
+    dest = dest or (None, None, None)
+    gx = np.dot(g2, w).reshape(x.shape) if needs[0] else None
+    gw = None
+    if needs[1]:
+        x2 = x.reshape(rows, k)
+        d = dest[1]
+        if d is not None and d.shape == w.shape and d.dtype == np.result_type(g2, x2):
+            gw = np.dot(g2.T, x2, out=d)
+        else:
+            gw = np.dot(g2.T, x2)
+    if len(ins) == 2:
+        return gx, gw
+    gb = None
+    if needs[2]:
+        d = dest[2]
+        if d is not None and d.shape == (g2.shape[1],) and d.dtype == g2.dtype:
+            gb = np.add.reduce(g2, axis=0, dtype=g2.dtype, out=d)
+        else:
+            gb = np.add.reduce(g2, axis=0, dtype=g2.dtype)
+    return gx, gw, gb
+
+
+register(Op("_fully_connected", "matmul", _fully_connected, _fc_vjp, _fc_rule,
+            vjp_np=_fc_vjp_np, vjp_np_dest=True))
 
 
 @frontend("FullyConnected")

@@ -9,13 +9,12 @@ are identical; labels are handled like ``pick``'s default ``mode='clip'``
 ``softmax(data, axis=1)``, which its backward reuses.
 
 Traced code (hybridize) keeps using the composite ops, which the JIT fuses into
-row kernels. The VJP is NumPy in plain eager backward and the composite's
-differentiable ops otherwise (``create_graph=True``, tracing), so higher-order
-gradients stay correct.
+row kernels. Plain eager backward runs the NumPy ``vjp_np``; the ``vjp`` is
+written with the composite's differentiable ops (``create_graph=True``), so
+higher-order gradients stay correct.
 """
 import numpy as np
 
-from .._state import STATE
 from ..base import ShapeError
 from ._util import call
 from .registry import Op, register
@@ -59,10 +58,6 @@ def _softmax_ce_loss_vjp(g, ins, out):
     x, label = ins
     g_loss, g_prob = g
     prob = out[1]
-    if STATE.tracer is None and not STATE.recording:
-        # plain eager backward: (softmax(x) - one_hot(label)) * g, in NumPy
-        return call("_softmax_ce_loss_grad", g_loss, prob, label, g_prob), None
-    # create_graph / traced: differentiable ops only
     n = x.shape[0]
     dx = prob * g_loss.reshape((n, 1)) + call("_pick_grad", -g_loss, label, axis=-1,
                                               mode="clip", shape=x.shape)
@@ -70,8 +65,14 @@ def _softmax_ce_loss_vjp(g, ins, out):
     return dx + gp - prob * call("sum", gp, axis=-1, keepdims=True), None
 
 
+def _softmax_ce_loss_vjp_np(g, ins, out, needs, dest):
+    # plain eager backward: (softmax(x) - one_hot(label)) * g, in NumPy
+    return _softmax_ce_loss_grad(g[0], out[1], ins[1], g[1]), None
+
+
 register(Op("_softmax_ce_loss", "opaque", _softmax_ce_loss, _softmax_ce_loss_vjp,
-            _softmax_ce_loss_rule, num_outputs=2, nondiff_args=("label",)))
+            _softmax_ce_loss_rule, num_outputs=2, nondiff_args=("label",),
+            vjp_np=_softmax_ce_loss_vjp_np))
 
 
 def _softmax_ce_loss_grad(grad, prob, label, grad_prob):

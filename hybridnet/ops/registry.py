@@ -5,12 +5,16 @@ An ``Op`` holds all of an operator's rules side by side (JAX's ``lax`` style):
 * ``forward(*arrays, **attrs)`` — the NumPy implementation used by eager mode
   and by the JIT's reference interpreter. Its parameter names are the public
   argument names of ``nd.<name>`` (``data``, ``lhs``, ``axis`` ...).
-* ``vjp(g, inputs, out, **attrs[, needs_grad][, grad_dest])`` — the gradient, written with
-  hybridnet ops so the same rule runs eagerly and, on traced values, emits backward IR.
+* ``vjp(g, inputs, out, **attrs[, needs_grad])`` — the gradient, written with hybridnet ops
+  so the same rule runs eagerly and, on traced values, emits backward IR.
   ``g``/``out`` are single arrays for one-output ops, tuples otherwise; it
-  returns one gradient (or None) per array input. ``grad_dest`` (plain eager
-  backward only) gives per input a NumPy buffer the gradient may be written into
-  (returned wrapped), or None.
+  returns one gradient (or None) per array input.
+* ``vjp_np(g, inputs, out, needs, dest, **attrs)`` — optional, for hot ops: the same
+  gradient on NumPy arrays, used by plain eager backward (no ``create_graph``, not
+  traced) to skip per-op dispatch and wrapping. ``needs`` says per input whether a
+  gradient is wanted (it may return None for the others); with ``vjp_np_dest=True``, ``dest``
+  is None or per input a buffer (a variable's own ``.grad``) the gradient may be
+  written into and returned. Tests check it against ``vjp``.
 * ``shape_rule(shapes, dtypes, **attrs) -> [(shape, dtype), ...]`` — used by
   tracing and the IR verifier; when absent it is derived by running
   ``forward`` on zero arrays of the given shapes.
@@ -44,11 +48,12 @@ KINDS = ("elementwise", "reduce", "matmul", "movement", "opaque")
 class Op:
     __slots__ = ("name", "kind", "forward", "vjp", "shape_rule", "expr", "num_outputs",
                  "variadic", "arg_names", "attr_defaults", "canon", "differentiable",
-                 "random", "doc", "nondiff_args", "kernel", "vjp_needs", "vjp_dest")
+                 "random", "doc", "nondiff_args", "kernel", "vjp_needs", "vjp_np",
+                 "vjp_np_dest")
 
     def __init__(self, name, kind, forward, vjp=None, shape_rule=None, expr=None,
                  num_outputs=1, canon=None, differentiable=True, random=False,
-                 nondiff_args=(), kernel=None):
+                 nondiff_args=(), kernel=None, vjp_np=None, vjp_np_dest=False):
         if kind not in KINDS:
             raise ValueError(f"op {name}: kind must be one of {KINDS}, got {kind!r}")
         self.name, self.kind, self.forward, self.vjp = name, kind, forward, vjp
@@ -61,9 +66,8 @@ class Op:
         # A vjp with a ``needs_grad`` keyword is told which inputs need a gradient
         # (a tuple of bools) and may return None for the others (skips GEMMs).
         self.vjp_needs = vjp is not None and "needs_grad" in inspect.signature(vjp).parameters
-        # A vjp with a ``grad_dest`` keyword may be given, in plain eager backward, per input
-        # a NumPy buffer (a variable's own .grad) to write that gradient into, or None.
-        self.vjp_dest = vjp is not None and "grad_dest" in inspect.signature(vjp).parameters
+        self.vjp_np = vjp_np            # plain eager backward: the vjp on NumPy arrays
+        self.vjp_np_dest = vjp_np_dest  # ... which may write into variables' .grad buffers
         self.doc = forward.__doc__
         # Public signature comes from the NumPy forward's parameters.
         params = list(inspect.signature(forward).parameters.values())

@@ -7,8 +7,7 @@ recomputing from ``x`` (exp, sigmoid, tanh, sqrt ...). Piecewise-constant ops
 """
 import numpy as np
 
-from .._state import STATE
-from ._util import call, same_dtype, special, wrap
+from ._util import call, same_dtype, special
 from .registry import Op, register
 
 _LN2 = float(np.log(2.0))
@@ -20,10 +19,11 @@ def _unary_rule(shapes, dtypes, **attrs):
     return [(tuple(shapes[0]), np.dtype(dtypes[0]))]
 
 
-def unary(name, fn, expr, vjp=None, differentiable=True, doc=None):
+def unary(name, fn, expr, vjp=None, differentiable=True, doc=None, vjp_np=None):
     """Register a unary elementwise op whose result keeps the input dtype.
 
-    ``vjp(g, x, y)`` gets the output gradient, the input and the forward output.
+    ``vjp(g, x, y)`` gets the output gradient, the input and the forward output;
+    ``vjp_np`` is the registry's optional NumPy form (see ``registry.Op``).
     """
     def forward(data):
         return same_dtype(fn(data), data)
@@ -31,7 +31,8 @@ def unary(name, fn, expr, vjp=None, differentiable=True, doc=None):
     forward.__doc__ = doc or f"Elementwise {name} of ``data`` (result keeps the input dtype)."
     register(Op(name, "elementwise", forward,
                 (lambda g, ins, out: (vjp(g, ins[0], out),)) if vjp else None,
-                _unary_rule, expr=expr, differentiable=differentiable and vjp is not None))
+                _unary_rule, expr=expr, differentiable=differentiable and vjp is not None,
+                vjp_np=vjp_np))
 
 
 def _zero(g, x, y):
@@ -111,13 +112,8 @@ def _relu(x):
     return np.maximum(x, 0)
 
 
-def _relu_vjp(g, x, y):
-    if STATE.tracer is None and not STATE.recording:   # plain eager backward: one NumPy pass
-        return wrap(np.multiply(g._data, y._data > 0))
-    return g * (y > 0)
-
-
-unary("relu", _relu, "max({0}, 0.0)", _relu_vjp,
+unary("relu", _relu, "max({0}, 0.0)", lambda g, x, y: g * (y > 0),
+      vjp_np=lambda g, ins, out, needs, dest: (np.multiply(g, out > 0),),
       doc="Rectified linear unit ``max(data, 0)``; gradient ``g * (data > 0)``.")
 unary("sigmoid", special.expit, "(1.0 / (1.0 + np.exp(-{0})))",
       lambda g, x, y: g * y * (1.0 - y),

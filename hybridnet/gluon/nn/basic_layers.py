@@ -82,8 +82,13 @@ class Dense(HybridBlock):
             if x.ndim >= 1 and self._in_units(x) != w.shape[1]:
                 raise self._mismatch(x) from None
             raise
-        if self.act is not None:
-            out = self.act(out)
+        act = self.act
+        if act is not None:
+            if type(act) is Activation and type(out) is NDArray and not (
+                    act._active or act._forward_hooks or act._forward_pre_hooks):
+                out = invoke(OPS[act._act_type], (out,))   # act(out) without the block call
+            else:
+                out = act(out)
         return out
 
     def __repr__(self):
