@@ -142,3 +142,43 @@ def test_no_fusion_without_a_kernel():
     assert [n.op for n in opt.nodes].count("fused_kernel") == 0
     exe = compile_graph(opt)
     np.testing.assert_allclose(exe(feeds)[0], interpret(g, feeds)[0], rtol=2e-5, atol=1e-6)
+
+
+# ---- max-pool gradient + the relu mask of the layer below --------------------------------
+def _pool_grad_mask(kernel, conv="valid"):
+    def f(a, g):
+        # a: the pooled (relu'd) activation, a residual of the backward
+        dx = call("_pool_max_grad", g, a, kernel=kernel, stride=kernel, pad=(0, 0),
+                  pooling_convention=conv)
+        return dx * (a > 0)
+    return f
+
+
+@pytest.mark.parametrize("shape,kernel,dtype", [((2, 3, 8, 8), (2, 2), np.float32),
+                                                ((2, 3, 7, 9), (2, 2), np.float32),
+                                                ((1, 2, 7, 6), (3, 2), np.float64),
+                                                ((1, 1, 4, 7), (1, 3), np.float32)])
+def test_pool_grad_relu_mask_epilogue_matches_interpreter(shape, kernel, dtype):
+    out = tuple(s // k for s, k in zip(shape[2:], kernel))
+    exe = _check(_pool_grad_mask(kernel), [shape, shape[:2] + out], dtype, rtol=1e-12)
+    src = [k.source for k in exe.kernels if "t0 = " in k.source]
+    assert len(src) == 1 and "ep_out0[" in src[0]      # the tiled kernel with the mask
+
+
+def test_pool_grad_relu_mask_ties_and_zeros():
+    # ties keep the first maximum; windows of zeros (relu'd) pass no gradient through the mask
+    x = np.array([[[[1, 1, 2, 0, 5], [1, 0, 2, 2, 5], [-3, -3, -1, -2, 5]]]], np.float32)
+    g = np.array([[[[10, 20]]]], np.float32)
+    graph, _, _ = trace_function(_pool_grad_mask((2, 2)), [nd.array(x), nd.array(g)])
+    got = compile_graph(optimize(graph))([x, g])[0]
+    np.testing.assert_array_equal(got, interpret(graph, [x, g])[0])
+    np.testing.assert_array_equal(got[0, 0], [[10, 0, 20, 0, 0], [0, 0, 0, 0, 0],
+                                              [0, 0, 0, 0, 0]])
+
+
+def test_pool_grad_with_overlapping_windows_keeps_its_own_mask_loop():
+    def f(a, g):
+        dx = call("_pool_max_grad", g, a, kernel=(3, 3), stride=(2, 2), pad=(1, 1),
+                  pooling_convention="valid")
+        return dx * (a > 0)
+    _check(f, [(1, 2, 7, 7), (1, 2, 4, 4)], np.float32, fused=0, rtol=1e-12)

@@ -152,7 +152,8 @@ def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention=
 
 register(Op("_pool_max_grad", "opaque", _pool_max_grad, None,
             lambda shapes, dtypes, **a: [(tuple(shapes[1]), np.dtype(dtypes[0]))],
-            kernel=lambda node: _kernels().max_pool_grad_kernel(node)))
+            kernel=lambda node, epilogue=None: _kernels().max_pool_grad_kernel(node,
+                                                                            epilogue)))
 
 
 def _kernels():

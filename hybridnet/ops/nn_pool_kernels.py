@@ -15,6 +15,7 @@ from .nn_pool import _geometry, _is_global
 __all__ = ["max_pool_kernel", "max_pool_grad_kernel"]
 
 _HEAD = "@numba.njit(cache=True, error_model='numpy')\n"
+_FM = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"   # NaN/inf-safe (DESIGN.md §5)
 
 
 def _eligible(x, kernel, stride, pad, convention):
@@ -57,14 +58,19 @@ def max_pool_kernel(node):
 """
 
 
-def max_pool_grad_kernel(node):
+def max_pool_grad_kernel(node, epilogue=None):
+    """``kernel(g, x, dx)``; with an ``epilogue`` (``jit/codegen/epilogue.py``: the relu
+    mask of the layer below ...) ``kernel(g, x, *epilogue.params)``, tiled windows only
+    (the general kernel scatter-adds: its stores are not final)."""
     a = node.attrs
     g, x = node.inputs
     if not _eligible(x, a["kernel"], a["stride"], a["pad"], a["pooling_convention"]):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
     if _tiles(g.shape, x.shape, (kh, kw), (sh, sw), (ph, pw)):
-        return _tiled_grad(kh, kw)
+        return _tiled_grad(kh, kw, epilogue)
+    if epilogue is not None:
+        return None
     # Per output row: running best value and flat input position over the taps in
     # row-major order (strictly greater wins: ties keep the first), then scatter.
     return _HEAD + f"""def kernel(g, x, dx):
@@ -107,7 +113,7 @@ def _tiles(out, shape, kernel, stride, pad):
             and oh * kh <= shape[2] and ow * kw <= shape[3])
 
 
-def _tiled_grad(kh, kw):
+def _tiled_grad(kh, kw, epilogue=None):
     """Windows that tile the input (kernel == stride, no padding; LeNet's 2x2 pooling).
 
     Every input pixel is in at most one window, so each window writes its own pixels
@@ -128,14 +134,26 @@ def _tiled_grad(kh, kw):
     # (t0 as its own comparisons: negating the others' result blocks vectorisation, 4x)
     first = " & ".join(f"(v0 >= v{e})" for e in range(1, len(taps)))
     wins.append(f"                    t0 = {first}")
-    put = "\n".join(f"                    d{i}[w + {j}] = gv if t{k} else z"
-                     for k, (i, j) in enumerate(taps))
-    rows = "\n".join(f"                x{i} = x[n, c, h + {i}]\n"
-                      f"                d{i} = dx[n, c, h + {i}]" for i in range(kh))
-    return _HEAD + f"""def kernel(g, x, dx):
+    ind = " " * 20
+    if epilogue is None:
+        head, params = _HEAD, "dx"
+        put = "\n".join(f"{ind}d{i}[w + {j}] = gv if t{k} else z" for k, (i, j) in enumerate(taps))
+        rows = "\n".join(f"                x{i} = x[n, c, h + {i}]\n"
+                          f"                d{i} = dx[n, c, h + {i}]" for i in range(kh))
+        tail_row, tail = f"{ind}    dx[n, c, h + i, v] = z", f"{ind}dx[n, c, h, v] = z"
+    else:
+        # every store goes through the epilogue (the zeros past the last window too)
+        head = _HEAD.replace("error_model='numpy'", "error_model='numpy', fastmath=" + _FM)
+        params = ", ".join(epilogue.params)
+        put = "".join(epilogue.store(f"(gv if t{k} else z)", ["n", "c", f"h + {i}", f"w + {j}"],
+                                     ind, ("g", "x")) for k, (i, j) in enumerate(taps)).rstrip()
+        rows = "\n".join(f"                x{i} = x[n, c, h + {i}]" for i in range(kh))
+        tail_row = epilogue.store("z", ["n", "c", "h + i", "v"], ind + "    ", ("g", "x")).rstrip()
+        tail = epilogue.store("z", ["n", "c", "h", "v"], ind, ("g", "x")).rstrip()
+    return head + f"""def kernel(g, x, {params}):
     N, C, H, W = x.shape
     OH, OW = g.shape[2], g.shape[3]
-    z = dx.dtype.type(0)
+    z = g.dtype.type(0)
     for n in range(N):
         for c in range(C):
             for oh in range(OH):
@@ -150,8 +168,8 @@ def _tiled_grad(kh, kw):
 {put}
                 for v in range(OW * {kw}, W):
                     for i in range({kh}):
-                        dx[n, c, h + i, v] = z
+{tail_row}
             for h in range(OH * {kh}, H):
                 for v in range(W):
-                    dx[n, c, h, v] = z
+{tail}
 """

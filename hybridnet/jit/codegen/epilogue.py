@@ -1,12 +1,12 @@
 """An elementwise epilogue rendered into an op kernel's own output stores.
 
-``passes/fuse_epilogue.py`` turns an op with its own kernel builder (convolution)
-and the same-shape elementwise group that alone reads its
+``passes/fuse_epilogue.py`` turns an op with its own kernel builder (convolution,
+the max-pooling gradient) and the same-shape elementwise group that alone reads its
 result into one ``fused_kernel`` node: ``sub.nodes[0]`` is the op, the rest the
 group's members. The builder is called as ``kernel(op_node, epilogue)`` and, where it
 would store the op's value ``val`` at index ``(i0, i1, ...)``, emits
 ``epilogue.store(val, idx, ind, core)`` instead: the members computed on that one
-value (bias add, relu, residual add ...) and stored into the group's outputs. The op's
+value (bias add, relu, a relu mask ...) and stored into the group's outputs. The op's
 own result is never written to memory.
 
 The kernel's parameters are the op's inputs, then ``epilogue.params``: the group's
@@ -66,7 +66,14 @@ class Epilogue:
             names[id(v)] = f"ep_a{k}"
             lines.append(f"{ind}ep_a{k} = {at(v, p)}")
         for t, n in enumerate(self.nodes):
-            lines.append(f"{ind}ep_t{t} = {_node_expr(n, [names[id(v)] for v in n.inputs])}")
+            expr = _node_expr(n, [names[id(v)] for v in n.inputs])
+            dt = n.outputs[0].dtype
+            # each float result in its own dtype, as NumPy computes it: a float64 literal
+            # (relu's 0.0, a mask's 1.0) would otherwise widen the chain, which kept the
+            # max-pool gradient's loop scalar (8x slower)
+            if dt.kind == "f":
+                expr = f"np.{dt.name}({expr})"
+            lines.append(f"{ind}ep_t{t} = {expr}")
             names[id(n.outputs[0])] = f"ep_t{t}"
         for i, v in enumerate(self.outputs):
             lines.append(f"{ind}{at(v, f'ep_out{i}')} = {names[id(v)]}")

@@ -1,11 +1,11 @@
 """Kernel epilogue fusion: an op with its own kernel + the elementwise group reading it.
 
 When the result of an op whose kernel builder takes an ``epilogue`` argument
-(``kernel(node, epilogue=None)``: 2-D convolution) is read only
+(``kernel(node, epilogue=None)``: 2-D convolution, the tiled max-pooling gradient) is read only
 by one elementwise group (or one lone elementwise node) whose outputs all have the
 result's shape, the two become one ``fused_kernel`` node: the builder renders the
 group into its output stores (``codegen/epilogue.py``), so a convolution's bias add
-and relu cost no pass over memory of their own.
+and relu, or a pooling gradient's relu mask, cost no pass over memory of their own.
 The sub-graph is the op followed by the group's members, so the reference
 interpreter runs it as is. Nothing is fused when the builder has no kernel for the
 shapes (it returns None).
