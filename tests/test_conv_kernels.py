@@ -149,3 +149,36 @@ def test_hybridized_lenet_trains_like_eager():
     # Xavier keeps activations O(1): the default Uniform(0.5) grows them to ~1e6 after the
     # SGD steps, where float32 summation order alone moves the smallest entries by 1e-4.
     check_hybrid(net, [x], init=mx.init.Xavier())
+
+
+# ---- max-pool forward: tiled windows in one pass, NaN as NumPy -----------------------------
+def _pool(kernel, stride, pad=(0, 0), conv="valid"):
+    def f(x):
+        return call("_pooling", x, kernel=kernel, stride=stride, pad=pad, pool_type="max",
+                    pooling_convention=conv)
+    return f
+
+
+@pytest.mark.parametrize("shape,kernel,stride,pad,conv,dtype,tiled", [
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), "valid", np.float32, True),
+    ((2, 3, 7, 9), (2, 2), (2, 2), (0, 0), "valid", np.float32, True),
+    ((1, 2, 6, 7), (3, 2), (3, 2), (0, 0), "valid", np.float64, True),
+    ((1, 1, 1, 7), (1, 3), (1, 3), (0, 0), "valid", np.float32, True),
+    ((1, 2, 5, 5), (2, 2), (2, 2), (0, 0), "full", np.float32, False),
+    ((1, 2, 7, 7), (3, 3), (2, 2), (1, 1), "valid", np.float64, False),
+])
+def test_max_pool_kernels_match_numpy_with_nan_and_inf(shape, kernel, stride, pad, conv, dtype,
+                                                       tiled):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[::7] = np.nan
+    x.reshape(-1)[3::11] = -np.inf
+    x.reshape(-1)[5::13] = np.inf
+    g, _, _ = trace_function(_pool(kernel, stride, pad, conv), [nd.array(x, dtype=dtype)])
+    exe = compile_graph(optimize(g))
+    assert exe.kind == "compiled" and len(exe.kernels) == 1
+    assert ("_max(" not in exe.kernels[0].source) == tiled
+    got, want = exe([x])[0], interpret(g, [x])[0]
+    assert got.dtype == want.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(want).any() and np.isinf(want).any()

@@ -15,6 +15,13 @@ from .nn_pool import _geometry, _is_global
 __all__ = ["max_pool_kernel", "max_pool_grad_kernel"]
 
 _HEAD = "@numba.njit(cache=True, error_model='numpy')\n"
+# NumPy's maximum: NaN wins (Numba's max(a, b) drops a NaN in either place)
+_MAX = """@numba.njit(inline='always')
+def _max(a, b):
+    return a if (a >= b or a != a) else b
+
+
+"""
 _FM = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"   # NaN/inf-safe (DESIGN.md §5)
 
 
@@ -36,8 +43,11 @@ def max_pool_kernel(node):
                                                     a["pooling_convention"]):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
+    y = node.outputs[0]
+    if _tiles(y.shape, x.shape, (kh, kw), (sh, sw), (ph, pw)):
+        return _tiled_max(kh, kw)
     # Row-wise: for each window tap, one pass over the output row (vectorisable max).
-    return _HEAD + f"""def kernel(x, out):
+    return _MAX + _HEAD + f"""def kernel(x, out):
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     for n in range(N):
@@ -54,7 +64,37 @@ def max_pool_kernel(node):
                         lo = max(0, ({pw} - j + {sw - 1}) // {sw})
                         hi = min(OW, (W - 1 + {pw} - j) // {sw} + 1)
                         for ow in range(lo, hi):
-                            row[ow] = max(row[ow], xr[ow * {sw} - {pw} + j])
+                            row[ow] = _max(row[ow], xr[ow * {sw} - {pw} + j])
+"""
+
+
+def _tiled_max(kh, kw):
+    """Windows that tile the input (LeNet's 2x2): each output is the max over its taps in
+    one pass (4x faster than a pass over the output row per tap); a NaN anywhere in the
+    window gives NaN, as NumPy's maximum (tested once per window: a NaN-aware max per tap
+    halved the speed)."""
+    rows = "\n".join(f"                x{i} = x[n, c, h + {i}]" for i in range(kh))
+    taps = [(i, j) for i in range(kh) for j in range(kw)]
+    load = "\n".join(f"                    v{k} = x{i}[w + {j}]" for k, (i, j) in enumerate(taps))
+    m = "v0"
+    for k in range(1, len(taps)):
+        m = f"max({m}, v{k})"
+    nan = " | ".join(f"(v{k} != v{k})" for k in range(len(taps)))
+    anynan = " + ".join(f"v{k}" for k in range(len(taps)))      # NaN when one of them is
+    return _HEAD + f"""def kernel(x, out):
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h = oh * {kh}
+{rows}
+                row = out[n, c, oh]
+                for ow in range(OW):
+                    w = ow * {kw}
+{load}
+                    m = {m}
+                    row[ow] = m if not ({nan}) else {anynan}
 """
 
 
