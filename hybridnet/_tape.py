@@ -6,13 +6,20 @@ where its gradient must flow: ``(parent_node, output_index)`` for an op result,
 ``(None, leaf_ndarray)`` for a variable, or ``None`` when no gradient is needed.
 """
 
+import itertools
+
 __all__ = ["TapeNode", "parent_of"]
+
+_SEQ = itertools.count()
 
 
 class TapeNode:
-    __slots__ = ("op", "attrs", "in_data", "parents", "out_data", "freed", "custom")
+    """One recorded op call. ``seq`` numbers nodes in creation order: a node's parents
+    always exist before it, so decreasing ``seq`` is a topological order for backward."""
+    __slots__ = ("op", "attrs", "in_data", "parents", "out_data", "freed", "custom", "seq")
 
     def __init__(self, op, attrs, in_data, parents, out_data, custom=None):
+        self.seq = next(_SEQ)
         self.op = op
         self.attrs = attrs
         self.in_data = in_data

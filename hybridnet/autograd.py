@@ -93,23 +93,22 @@ def mark_variables(variables, gradients, grad_reqs="write"):
 
 # ---- backward ---------------------------------------------------------------------------
 def _topo_order(heads):
-    """Nodes reachable from ``heads``, each after every node that consumes it."""
-    order, seen = [], set()
-    stack = [(h._node, False) for h in heads if h._node is not None]
+    """Nodes reachable from ``heads``, each after every node that consumes it.
+
+    A node is created after the nodes it reads (its parents), so sorting the reachable
+    nodes by decreasing creation number (``seq``) is such an order.
+    """
+    nodes = {}
+    stack = [h._node for h in heads if h._node is not None]
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node = stack.pop()
+        if node.seq in nodes:
             continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
+        nodes[node.seq] = node
         for p in node.parents:
-            if p is not None and p[0] is not None and id(p[0]) not in seen:
-                stack.append((p[0], False))
-    order.reverse()
-    return order
+            if p is not None and p[0] is not None:
+                stack.append(p[0])
+    return [nodes[k] for k in sorted(nodes, reverse=True)]
 
 
 def _accumulate(store, key, g):
@@ -140,7 +139,7 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
     node_grads = {}
     for h, hg in zip(heads, head_grads):
         if hg is None:
-            hg = wrap(np.ones_like(h._data), h._ctx)
+            hg = wrap(np.ones(h._data.shape, h._data.dtype), h._ctx)
         elif not isinstance(hg, NDArray):
             hg = wrap(np.asarray(hg, dtype=h._data.dtype), h._ctx)
         if hg.shape != h.shape:
@@ -194,14 +193,13 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
             if g is None:
                 g = np.zeros_like(out_data[0])
             out = out_data[0]
-        else:
+        else:           # (vjp_np gets None for an output no gradient reached)
             g = tuple([pop((nid, i), None) for i in range(len(out_data))])
-            if any(gi is None for gi in g):
-                g = tuple([np.zeros_like(d) if gi is None else gi
-                           for gi, d in zip(g, out_data)])
             out = out_data
         op = node.op
         fast = op.vjp_np if node.custom is None else None
+        if fast is None and type(g) is tuple and any(gi is None for gi in g):
+            g = tuple([np.zeros_like(d) if gi is None else gi for gi, d in zip(g, out_data)])
         if fast is not None:
             dest = None
             if op.vjp_np_dest and claimed is not None:

@@ -84,3 +84,17 @@ def test_fully_connected_vjp_np_empty_batch():
     gx, gw, gb = op.vjp_np(g, (x, w, b), None, (True, True, True), None, num_hidden=3,
                            flatten=True)
     assert gx.shape == (0, 4) and not gw.any() and gw.shape == (3, 4) and not gb.any()
+
+
+def test_multi_output_vjp_np_takes_none_for_outputs_without_gradient():
+    op = OPS["_softmax_ce_loss"]
+    x, label = _r(4, 3), np.array([2, 0, 1, 1.0])
+    loss, prob = op.forward(x, label)
+    g = _r(4)
+    full = op.vjp_np((g, np.zeros_like(prob)), (x, label), (loss, prob), (True, False), None)
+    part = op.vjp_np((g, None), (x, label), (loss, prob), (True, False), None)
+    np.testing.assert_array_equal(full[0], part[0])
+    gp = _r(4, 3)
+    only_prob = op.vjp_np((None, gp), (x, label), (loss, prob), (True, False), None)
+    both = op.vjp_np((np.zeros(4), gp), (x, label), (loss, prob), (True, False), None)
+    np.testing.assert_allclose(only_prob[0], both[0], rtol=1e-12, atol=1e-15)

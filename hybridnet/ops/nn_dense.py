@@ -48,8 +48,14 @@ def _fully_connected(*data, num_hidden=0, flatten=True):
     """``dot(data, weight.T) + bias``; inputs ``(data, weight[, bias])``."""
     x, w = data[0], data[1]
     b = data[2] if len(data) > 2 else None
-    rows, k, out_shape = _fc_shapes(x.shape, w.shape, None if b is None else b.shape,
-                                    num_hidden, flatten)
+    xs, ws = x.shape, w.shape
+    if len(xs) == 2 and len(ws) == 2 and xs[1] == ws[1] and (b is None or b.shape == ws[:1]) \
+            and (not num_hidden or num_hidden == ws[0]):
+        y = np.dot(x, w.T)          # the common 2-D case, shapes checked inline
+        if b is not None:
+            y += b
+        return y
+    rows, k, out_shape = _fc_shapes(xs, ws, None if b is None else b.shape, num_hidden, flatten)
     y = np.dot(x.reshape(rows, k), w.T)
     if b is not None:
         y += b
@@ -80,7 +86,8 @@ def _fc_vjp_np(g, ins, out, needs, dest, num_hidden=0, flatten=True):
     """``_fc_vjp`` on NumPy arrays (plain eager backward): the same GEMMs, the weight and
     bias gradients written into their ``.grad`` buffers when ``dest`` has them."""
     x, w = ins[0], ins[1]
-    rows, k, _ = _fc_shapes(x.shape, w.shape, None, num_hidden, flatten)
+    k = w.shape[1]                  # (shapes were checked by the forward)
+    rows = x.shape[0] if flatten else math.prod(x.shape[:-1])
     g2 = g.reshape(rows, w.shape[0])
     dest = dest or (None, None, None)
     gx = np.dot(g2, w).reshape(x.shape) if needs[0] else None

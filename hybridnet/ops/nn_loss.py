@@ -67,7 +67,11 @@ def _softmax_ce_loss_vjp(g, ins, out):
 
 def _softmax_ce_loss_vjp_np(g, ins, out, needs, dest):
     # plain eager backward: (softmax(x) - one_hot(label)) * g, in NumPy
-    return _softmax_ce_loss_grad(g[0], out[1], ins[1], g[1]), None
+    g_loss, g_prob = g
+    prob = out[1]
+    if g_loss is None:
+        g_loss = np.zeros(prob.shape[:1], prob.dtype)
+    return _softmax_ce_loss_grad(g_loss, prob, ins[1], g_prob), None
 
 
 register(Op("_softmax_ce_loss", "opaque", _softmax_ce_loss, _softmax_ce_loss_vjp,
@@ -75,19 +79,16 @@ register(Op("_softmax_ce_loss", "opaque", _softmax_ce_loss, _softmax_ce_loss_vjp
             vjp_np=_softmax_ce_loss_vjp_np))
 
 
-def _softmax_ce_loss_grad(grad, prob, label, grad_prob):
+def _softmax_ce_loss_grad(grad, prob, label, grad_prob=None):
     """The input gradient of ``_softmax_ce_loss`` from its output gradients:
-    ``(prob - one_hot(label)) * grad[:, None]`` plus softmax's gradient for ``grad_prob``."""
+    ``(prob - one_hot(label)) * grad[:, None]`` plus softmax's gradient for ``grad_prob``
+    (None: no gradient for the probabilities)."""
     _ce_check(prob.shape, label.shape)
     n, c = prob.shape
     d = prob * grad.reshape(n, 1)
     d[np.arange(n), _labels(label, c)] -= grad
-    if grad_prob.any():
+    if grad_prob is not None and grad_prob.any():
         gp = grad_prob * prob
         d += gp
         d -= prob * gp.sum(axis=1, keepdims=True)
     return d
-
-
-register(Op("_softmax_ce_loss_grad", "opaque", _softmax_ce_loss_grad, None,
-            lambda shapes, dtypes: [(tuple(shapes[1]), np.dtype(dtypes[1]))]))

@@ -11,7 +11,8 @@ An ``Op`` holds all of an operator's rules side by side (JAX's ``lax`` style):
   returns one gradient (or None) per array input.
 * ``vjp_np(g, inputs, out, needs, dest, **attrs)`` — optional, for hot ops: the same
   gradient on NumPy arrays, used by plain eager backward (no ``create_graph``, not
-  traced) to skip per-op dispatch and wrapping. ``needs`` says per input whether a
+  traced) to skip per-op dispatch and wrapping (``g`` holds None for an output of a
+  multi-output op that no gradient reached). ``needs`` says per input whether a
   gradient is wanted (it may return None for the others); with ``vjp_np_dest=True``, ``dest``
   is None or per input a buffer (a variable's own ``.grad``) the gradient may be
   written into and returned. Tests check it against ``vjp``.
