@@ -182,3 +182,60 @@ def test_pool_grad_with_overlapping_windows_keeps_its_own_mask_loop():
                   pooling_convention="valid")
         return dx * (a > 0)
     _check(f, [(1, 2, 7, 7), (1, 2, 4, 4)], np.float32, fused=0, rtol=1e-12)
+
+
+# ---- conv weight gradient + the bias gradient (a channel sum of the same dy) ---------------
+def _wgrad_and_bias(spec, form):
+    xs, ws, stride, dilate, pad, groups = spec
+
+    def f(dy, x):
+        dw = call("_conv_bwd_weight", dy, x, kernel=ws[2:], stride=stride, dilate=dilate,
+                  pad=pad, num_group=groups)
+        if form == "sum_to":
+            db = call("sum_to", dy, shape=(1, dy.shape[1], 1, 1))
+        else:
+            db = nd.sum(dy, axis=(0, 2, 3))
+        return dw, db
+    return f
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("form", ["sum_to", "sum"])
+def test_weight_gradient_computes_the_bias_gradient_float32(spec, form):
+    xs, ws, stride, dilate, pad, groups = spec
+    y = nd.Convolution(nd.zeros(xs), nd.zeros(ws), kernel=ws[2:], stride=stride,
+                       dilate=dilate, pad=pad, num_group=groups, no_bias=True)
+    exe = _check(_wgrad_and_bias(spec, form), [y.shape, xs], np.float32, rtol=3e-5)
+    assert len(exe.kernels) == 1 and "bs[" in exe.kernels[0].source
+
+
+@pytest.mark.parametrize("spec", [SPECS[0], SPECS[3], SPECS[4]])
+def test_weight_gradient_computes_the_bias_gradient_float64(spec):
+    xs, ws, stride, dilate, pad, groups = spec
+    y = nd.Convolution(nd.zeros(xs), nd.zeros(ws), kernel=ws[2:], stride=stride,
+                       dilate=dilate, pad=pad, num_group=groups, no_bias=True)
+    _check(_wgrad_and_bias(spec, "sum"), [y.shape, xs], np.float64)
+
+
+def test_channel_sum_fusion_golden_and_non_channel_sums():
+    def f(dy, x):
+        dw = call("_conv_bwd_weight", dy, x, kernel=(3, 3), stride=(1, 1), dilate=(1, 1),
+                  pad=(1, 1), num_group=1)
+        return (dw, call("sum_to", dy, shape=(1, 3, 1, 1)),
+                nd.sum(dy, axis=(0, 1, 2)), nd.sum(dy, axis=(0, 2)))
+    g, feeds = _graph(f, [(2, 3, 4, 4), (2, 1, 4, 4)])
+    assert str(fuse_epilogue(g).renumber()) == """\
+graph(%0:f32[2,3,4,4], %1:f32[2,1,4,4]) {
+  %2:f32[3,1,3,3], %3:f32[1,3,1,1] = fused_kernel %0 %1 dilate=(1,1) kernel=(3,3) num_group=1 pad=(1,1) stride=(1,1)
+    | graph(%0:f32[2,3,4,4], %1:f32[2,1,4,4]) {
+    |   %2:f32[3,1,3,3] = _conv_bwd_weight %0 %1 dilate=(1,1) kernel=(3,3) pad=(1,1) stride=(1,1)
+    |   %3:f32[1,3,1,1] = sum_to %0 shape=(1,3,1,1)
+    |   return %2, %3
+    | }
+  %4:f32[4] = sum %0 axis=(0,1,2)
+  %5:f32[3,4] = sum %0 axis=(0,2)
+  return %2, %3, %4, %5
+}"""
+    exe = compile_graph(optimize(g))
+    for a, b in zip(exe(feeds), interpret(g, feeds)):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5)

@@ -109,7 +109,9 @@ def _conv_bwd_weight_vjp(g, ins, out, kernel=(), stride=(), dilate=(), pad=(), n
 
 
 register(Op("_conv_bwd_weight", "opaque", _conv_bwd_weight, _conv_bwd_weight_vjp,
-            _conv_bwd_weight_rule, kernel=lambda node: _kernels().conv_bwd_weight_kernel(node)))
+            _conv_bwd_weight_rule,
+            kernel=lambda node, epilogue=None: _kernels().conv_bwd_weight_kernel(node,
+                                                                               epilogue)))
 
 
 # ---- frontends ----------------------------------------------------------------------------

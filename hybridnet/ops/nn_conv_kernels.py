@@ -165,7 +165,8 @@ def conv_kernel(node, epilogue=None):
     x, w = node.inputs
     (y,) = node.outputs
     a = node.attrs
-    if x.ndim != 4 or not _floats(x, w, y):
+    if x.ndim != 4 or not _floats(x, w, y) or (epilogue is not None and
+                                                epilogue.kind != "store"):
         return None
     _, c, h, wd = x.shape
     f, cg = w.shape[:2]
@@ -226,12 +227,18 @@ def conv_bwd_data_kernel(node):
     return _correlate(grid, groups, fg, cg, fb, nb, fill, prep)
 
 
-def conv_bwd_weight_kernel(node):
-    """``_conv_bwd_weight`` (dy, x) -> dw as streaming dot products over the grid, or None."""
+def conv_bwd_weight_kernel(node, epilogue=None):
+    """``_conv_bwd_weight`` (dy, x) -> dw as streaming dot products over the grid, or None.
+
+    With a ``channel_sum`` epilogue (the bias gradient: ``dy`` summed over all axes but
+    the channels) ``kernel(dy, x, dw, db)`` also writes those sums into ``db``, added up
+    (in float64) while ``dy`` is copied onto the grid.
+    """
     dy, x = node.inputs
     (dwt,) = node.outputs
     a = node.attrs
-    if x.ndim != 4 or not _floats(dy, x, dwt):
+    if x.ndim != 4 or not _floats(dy, x, dwt) or (epilogue is not None and
+                                                  epilogue.kind != "channel_sum"):
         return None
     _, c, h, wd = x.shape
     f, cg, kh, kw = dwt.shape
@@ -256,18 +263,35 @@ def conv_bwd_weight_kernel(node):
     zero = "\n".join(f"{ind}s{q}_{j} = np.{x.dtype.name}(0)" for q in range(fb) for j in range(kw))
     store = "\n".join(f"{ind}acc[f0 + {q}, c, i, {j}] += s{q}_{j}"
                       for q in range(fb) for j in range(kw))
-    return _HEAD + f"""def kernel(dy, x, dw):
+    if epilogue is None:
+        params, bias, bsum, bput = "dw", "", "", ""
+    else:
+        params = "dw, db"
+        bias = f"    bs = np.zeros({f}, np.float64)\n"
+        bsum = f"""                    t = 0.0
+                    for ow in range({grid.ow}):
+                        v = dy[n, g * {fg} + ff, oh, ow]
+                        dg[g * {nb * fb} + ff, oh * {grid.r} + ow] = v
+                        t += v
+                    bs[g * {fg} + ff] += t
+"""
+        bput = f"""    dbf = db.reshape(-1)
+    for f in range({f}):
+        dbf[f] = bs[f]
+"""
+    copy = bsum or f"""                    for ow in range({grid.ow}):
+                        dg[g * {nb * fb} + ff, oh * {grid.r} + ow] = dy[n, g * {fg} + ff, oh, ow]
+"""
+    return _HEAD + f"""def kernel(dy, x, {params}):
     N = x.shape[0]
     xp = np.zeros(({c}, {grid.hp * grid.wp}), x.dtype)
     dg = np.zeros(({groups * nb * fb}, {grid.g}), x.dtype)
     acc = np.zeros(({groups * nb * fb}, {cg}, {kh}, {kw}), x.dtype)
-    for n in range(N):
+{bias}    for n in range(N):
 {fill}        for g in range({groups}):
             for ff in range({fg}):
                 for oh in range({grid.oh}):
-                    for ow in range({grid.ow}):
-                        dg[g * {nb * fb} + ff, oh * {grid.r} + ow] = dy[n, g * {fg} + ff, oh, ow]
-        for gb in range({groups * nb}):
+{copy}        for gb in range({groups * nb}):
             gi = (gb // {nb}) * {cg}
             f0 = gb * {fb}
             for c in range({cg}):
@@ -284,4 +308,4 @@ def conv_bwd_weight_kernel(node):
                 for i in range({kh}):
                     for j in range({kw}):
                         dw[g * {fg} + b, c, i, j] = acc[g * {nb * fb} + b, c, i, j]
-"""
+{bput}"""

@@ -104,7 +104,8 @@ def max_pool_grad_kernel(node, epilogue=None):
     (the general kernel scatter-adds: its stores are not final)."""
     a = node.attrs
     g, x = node.inputs
-    if not _eligible(x, a["kernel"], a["stride"], a["pad"], a["pooling_convention"]):
+    if not _eligible(x, a["kernel"], a["stride"], a["pad"], a["pooling_convention"]) or (
+            epilogue is not None and epilogue.kind != "store"):
         return None
     kh, kw, sh, sw, ph, pw, low = _window(a["kernel"], a["stride"], a["pad"], x.dtype)
     if _tiles(g.shape, x.shape, (kh, kw), (sh, sw), (ph, pw)):

@@ -16,11 +16,38 @@ fuses nothing else). Generated names start with ``ep_``.
 """
 from .elementwise import _node_expr
 
-__all__ = ["Epilogue"]
+__all__ = ["Epilogue", "is_channel_sum"]
+
+
+def is_channel_sum(n, v):
+    """Is node ``n`` a sum of value ``v`` (rank >= 2) over every axis but 1 (channels)?"""
+    if len(n.inputs) != 1 or n.inputs[0] is not v or v.ndim < 2 or n.op not in ("sum", "sum_to"):
+        return False
+    if n.op == "sum_to":
+        shape = tuple(n.attrs.get("shape", ()))
+        if len(shape) > v.ndim:
+            return False
+        kept = (1,) * (v.ndim - len(shape)) + shape
+        reduced = {d for d in range(v.ndim) if kept[d] == 1 and v.shape[d] != 1}
+    else:
+        from ...ops.reduce import reduce_axes
+        axes = reduce_axes("sum", v.shape, n.attrs.get("axis"), n.attrs.get("exclude", False))
+        if axes is None:
+            return False
+        reduced = {d for d in axes if v.shape[d] != 1}
+    wanted = {d for d in range(v.ndim) if d != 1 and v.shape[d] != 1}
+    return reduced == wanted and n.outputs[0].size == v.shape[1]
 
 
 class Epilogue:
-    """The elementwise group of a ``fused_kernel`` node, as store statements."""
+    """The rest of a ``fused_kernel`` node's sub-graph after its op, for the op's builder.
+
+    ``kind == "store"``: an elementwise group on the op's value (``store``);
+    ``kind == "channel_sum"``: a sum of the op's first input over every axis but 1 (a
+    conv bias gradient next to the weight gradient reading the same output gradient):
+    the kernel, which reads that input anyway, also writes the sums into its last
+    argument (any shape holding the channels in order: ``(C,)``, ``(1, C, 1, 1)``).
+    """
 
     def __init__(self, node):
         sub = node.sub
@@ -28,6 +55,8 @@ class Epilogue:
         self.value = self.core.outputs[0]
         self.nodes = list(sub.nodes[1:])
         self.outputs = list(node.outputs)
+        self.kind = "channel_sum" if is_channel_sum(self.nodes[0], self.core.inputs[0]) and \
+            len(self.nodes) == 1 else "store"
         self.extras = list(node.inputs[len(self.core.inputs):])
         self.params = ([f"ep_in{i}" for i in range(len(self.extras))]
                        + [f"ep_out{i}" for i in range(len(self.outputs))])

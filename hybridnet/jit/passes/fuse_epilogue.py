@@ -9,6 +9,10 @@ and relu, or a pooling gradient's relu mask, cost no pass over memory of their o
 The sub-graph is the op followed by the group's members, so the reference
 interpreter runs it as is. Nothing is fused when the builder has no kernel for the
 shapes (it returns None).
+
+The same pass first pairs an op with a per-channel sum of its first input (the conv
+bias gradient, a sum of the output gradient the weight gradient reads anyway): one
+``fused_kernel`` with both outputs, the sums computed while the kernel copies its input.
 """
 import inspect
 
@@ -51,6 +55,7 @@ def _candidate(n, group, y):
 
 
 def fuse_epilogue(graph):
+    graph = _fuse_channel_sums(graph)
     from ..codegen.epilogue import Epilogue
     consumers = {}
     for n in graph.nodes:
@@ -70,6 +75,43 @@ def fuse_epilogue(graph):
             continue
         absorbed.add(id(n))
         replace[id(users[0])] = fused
+    if not replace:
+        return graph
+    nodes = [replace.get(id(n), n) for n in graph.nodes if id(n) not in absorbed]
+    return Graph(list(graph.inputs), nodes, list(graph.outputs), dict(graph.constants))
+
+
+def _fuse_channel_sums(graph):
+    """An op and a sum of its first input over every axis but the channels (the conv
+    weight and bias gradients from one output gradient) -> one ``fused_kernel`` with
+    both outputs, at the earlier one's place (both read only the op's inputs), when the
+    op's builder takes that (``Epilogue.kind == "channel_sum"``)."""
+    from ..codegen.epilogue import Epilogue, is_channel_sum
+    consumers = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            consumers.setdefault(id(v), []).append(n)
+    taken, replace, absorbed = set(), {}, set()
+    pos = {id(n): i for i, n in enumerate(graph.nodes)}
+    for n in graph.nodes:
+        if (n.sub is not None or len(n.outputs) != 1 or not n.inputs
+                or not takes_epilogue(OPS.get(n.op))):
+            continue
+        sums = [s for s in consumers.get(id(n.inputs[0]), [])
+                if s is not n and id(s) not in taken and is_channel_sum(s, n.inputs[0])]
+        if not sums:
+            continue
+        s = sums[0]
+        loc = ", ".join(sorted({p for x in (n.loc, s.loc) if x for p in x.split(", ")}))
+        outs = [n.outputs[0], s.outputs[0]]
+        fused = Node("fused_kernel", list(n.inputs), outs, dict(n.attrs), loc,
+                     Graph(list(n.inputs), [n, s], outs, {}))
+        if OPS[n.op].kernel(n, Epilogue(fused)) is None:
+            continue
+        taken.add(id(s))
+        first, second = (n, s) if pos[id(n)] < pos[id(s)] else (s, n)
+        replace[id(first)] = fused
+        absorbed.add(id(second))
     if not replace:
         return graph
     nodes = [replace.get(id(n), n) for n in graph.nodes if id(n) not in absorbed]
