@@ -144,7 +144,7 @@ def _run_backward(heads, head_grads, retain_graph, create_graph, train_mode):
             hg = wrap(np.asarray(hg, dtype=h._data.dtype), h._ctx)
         if hg.shape != h.shape:
             raise ShapeError(f"backward: head gradient shape {hg.shape} != output shape {h.shape}")
-        _accumulate(node_grads, (id(h._node), h._oidx), hg)
+        _accumulate(node_grads, (h._node, h._oidx), hg)    # keyed like tape parents
     order = _topo_order(heads)
     old = (STATE.recording, STATE.training)
     STATE.recording, STATE.training = bool(create_graph), bool(train_mode)
@@ -187,14 +187,13 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
         if node.freed:
             raise _freed_error()
         out_data, in_data, parents = node.out_data, node.in_data, node.parents
-        nid = id(node)
         if len(out_data) == 1:
-            g = pop((nid, 0), None)
+            g = pop((node, 0), None)
             if g is None:
                 g = np.zeros_like(out_data[0])
             out = out_data[0]
         else:           # (vjp_np gets None for an output no gradient reached)
-            g = tuple([pop((nid, i), None) for i in range(len(out_data))])
+            g = tuple([pop((node, i), None) for i in range(len(out_data))])
             out = out_data
         op = node.op
         fast = op.vjp_np if node.custom is None else None
@@ -206,7 +205,8 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
                 if read is None:
                     read = _read_buffers(order, node_grads)
                 dest = _grad_dests(parents, claimed, read)
-            in_grads = fast(g, in_data, out, tuple([p is not None for p in parents]), dest,
+            # (parents: None or a (node, index) pair, so bool() says "needs a gradient")
+            in_grads = fast(g, in_data, out, tuple(map(bool, parents)), dest,
                             **node.attrs)
         else:
             ins = [wrap(d) for d in in_data]
@@ -216,7 +216,7 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
             else:
                 attrs = node.attrs
                 if op.vjp_needs:
-                    attrs = dict(attrs, needs_grad=tuple([p is not None for p in parents]))
+                    attrs = dict(attrs, needs_grad=tuple(map(bool, parents)))
                 outs = [wrap(d) for d in out_data]
                 if len(gs) == 1:
                     in_grads = op.vjp(gs[0], ins, outs[0], **attrs)
@@ -231,15 +231,13 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
                 continue
             if ig.shape != x.shape:
                 raise _shape_error(node, ig.shape, x.shape)
-            pnode = parent[0]
-            if pnode is None:
+            if parent[0] is None:
                 leaf = parent[1]
                 prev = leaf_grads.get(id(leaf))
                 leaf_grads[id(leaf)] = (leaf, ig if prev is None else _ADD(prev[1], ig))
-            else:
-                key = (id(pnode), parent[1])
-                prev = node_grads.get(key)
-                node_grads[key] = ig if prev is None else _ADD(prev, ig)
+            else:               # parent is the (node, output index) key itself
+                prev = node_grads.get(parent)
+                node_grads[parent] = ig if prev is None else _ADD(prev, ig)
         if not retain_graph:
             _free(node)
     return leaf_grads
@@ -252,8 +250,8 @@ def _graph_backward(order, node_grads, retain_graph):
     for node in order:
         if node.freed:
             raise _freed_error()
-        out_data, nid = node.out_data, id(node)
-        gs = [pop((nid, i), None) for i in range(len(out_data))]
+        out_data = node.out_data
+        gs = [pop((node, i), None) for i in range(len(out_data))]
         for i, g in enumerate(gs):
             if g is None:
                 gs[i] = wrap(np.zeros_like(out_data[i]))
@@ -269,7 +267,7 @@ def _graph_backward(order, node_grads, retain_graph):
             op = node.op
             attrs = node.attrs
             if op.vjp_needs:
-                attrs = dict(attrs, needs_grad=tuple([p is not None for p in parents]))
+                attrs = dict(attrs, needs_grad=tuple(map(bool, parents)))
             if len(gs) == 1:
                 in_grads = op.vjp(gs[0], ins, outs[0], **attrs)
             else:
@@ -283,15 +281,13 @@ def _graph_backward(order, node_grads, retain_graph):
                 ig = wrap(np.asarray(ig, dtype=x._data.dtype))
             if ig._data.shape != x._data.shape:
                 raise _shape_error(node, ig.shape, x.shape)
-            pnode = parent[0]
-            if pnode is None:
+            if parent[0] is None:
                 leaf = parent[1]
                 prev = leaf_grads.get(id(leaf))
                 leaf_grads[id(leaf)] = (leaf, ig if prev is None else prev[1] + ig)
             else:
-                key = (id(pnode), parent[1])
-                prev = node_grads.get(key)
-                node_grads[key] = ig if prev is None else prev + ig
+                prev = node_grads.get(parent)
+                node_grads[parent] = ig if prev is None else prev + ig
         if not retain_graph:
             _free(node)
     return leaf_grads

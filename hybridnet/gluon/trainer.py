@@ -175,31 +175,35 @@ class Trainer:
                 "suppress this warning and skip updating of Parameters with stale gradient")
         opt = self._optimizer
         states = self._states
-        with autograd.pause():
-            for i, w in todo:
-                if i not in states:
-                    states[i] = opt.create_state_multi_precision(i, w)
-            if self._use_fused_update(todo):
-                from ..jit.update import fused_update
+        if any(i not in states for i, _ in todo):
+            with autograd.pause():
+                for i, w in todo:
+                    if i not in states:
+                        states[i] = opt.create_state_multi_precision(i, w)
+        if self._use_fused_update(todo):
+            from ..jit.update import fused_update
+            with autograd.pause():
                 fused_update(self._fused_cache, opt,
                              [(i, w, w._grad, flat_state(states[i])) for i, w in todo])
-                for _, w in todo:
-                    w._fresh_grad = False
-                return
-            fast = self._inplace_update(todo)
-            if fast is not None:
-                # Optimizer.update's steps, inlined: check, count, hyper, in-place rule
-                for i, w in todo:
-                    g = w._grad
-                    if g._data.shape != w._data.shape:
-                        opt._check(i, w, g)            # raises
-                    opt._update_count(i)
-                    st = states[i]
-                    fast(w._data, g._data,
-                         *(() if st is None else (st._data,) if type(st) is NDArray
-                           else [s._data for s in st]), **opt.hyper(i))
-                    w._fresh_grad = False
-                return
+            for _, w in todo:
+                w._fresh_grad = False
+            return
+        fast = self._inplace_update(todo)
+        if fast is not None:
+            # Optimizer.update's steps, inlined: check, count, hyper, in-place NumPy rule
+            # (records nothing: no autograd.pause() needed)
+            for i, w in todo:
+                g = w._grad
+                if g._data.shape != w._data.shape:
+                    opt._check(i, w, g)            # raises
+                opt._update_count(i)
+                st = states[i]
+                fast(w._data, g._data,
+                     *(() if st is None else (st._data,) if type(st) is NDArray
+                       else [s._data for s in st]), **opt.hyper(i))
+                w._fresh_grad = False
+            return
+        with autograd.pause():
             for i, w in todo:
                 opt.update_multi_precision(i, w, w._grad, states[i])
                 w._fresh_grad = False

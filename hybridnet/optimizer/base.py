@@ -101,6 +101,16 @@ def flat_state(state):
 
 
 _UNSET = object()
+_PLAIN = {}
+
+
+def _plain_lr_wd(cls):
+    """True when ``cls`` keeps Optimizer's lr/wd lookups (``hyper`` may inline them)."""
+    ok = _PLAIN.get(cls)
+    if ok is None:
+        ok = _PLAIN[cls] = all(getattr(cls, m) is getattr(Optimizer, m) for m in
+                               ("_get_lr", "_get_lrs", "_get_wd", "_get_wds", "_clip"))
+    return ok
 
 
 def _assign(dst, src):
@@ -267,11 +277,15 @@ class Optimizer:
 
     def _update_count(self, index):
         """Count one more update of ``index`` (an index or a list of them)."""
-        for idx in (index if isinstance(index, (list, tuple)) else (index,)):
-            if idx not in self._index_update_count:
-                self._index_update_count[idx] = self.begin_num_update
-            self._index_update_count[idx] += 1
-            self.num_update = max(self._index_update_count[idx], self.num_update)
+        if isinstance(index, (list, tuple)):
+            for idx in index:
+                self._update_count(idx)
+            return
+        counts = self._index_update_count
+        n = counts.get(index, self.begin_num_update) + 1
+        counts[index] = n
+        if n > self.num_update:
+            self.num_update = n
 
     def _get_lrs(self, indices):
         lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
@@ -313,6 +327,27 @@ class Optimizer:
     # ---- the step -----------------------------------------------------------------
     def hyper(self, index):
         """Per-step scalars for the rule (call after ``_update_count(index)``)."""
+        if _plain_lr_wd(type(self)):
+            # _get_lr/_get_wd for one index, inlined (the step's glue runs per parameter)
+            p = self.param_dict.get(index)
+            lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
+            lr_mult = wd_mult = 1.0
+            if p is not None:
+                lr_mult, wd_mult = p.lr_mult, p.wd_mult
+            else:
+                name = self.idx2name.get(index)
+                if index in self.lr_mult:
+                    lr_mult = self.lr_mult[index]
+                elif name is not None:
+                    lr_mult = self.lr_mult.get(name, 1.0)
+                if index in self.wd_mult:
+                    wd_mult = self.wd_mult[index]
+                elif name is not None:
+                    wd_mult = self.wd_mult.get(name, 1.0)
+            c = self.clip_gradient
+            return {"lr": float(lr * lr_mult), "wd": float(self.wd * wd_mult),
+                    "rescale_grad": float(self.rescale_grad),
+                    "clip_gradient": float(c) if c is not None and c > 0 else None}
         return {"lr": float(self._get_lr(index)), "wd": float(self._get_wd(index)),
                 "rescale_grad": float(self.rescale_grad), "clip_gradient": self._clip()}
 
