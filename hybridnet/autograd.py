@@ -182,7 +182,7 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
     ``backward()``) VJPs may write variables' gradients into their .grad buffers."""
     leaf_grads = {}
     pop = node_grads.pop
-    read = None       # buffers the graph reads, computed on first use (never written into)
+    read = [None]     # buffers the graph reads, computed on first use (never written into)
     for node in order:
         if node.freed:
             raise _freed_error()
@@ -202,9 +202,7 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
         if fast is not None:
             dest = None
             if op.vjp_np_dest and claimed is not None:
-                if read is None:
-                    read = _read_buffers(order, node_grads)
-                dest = _grad_dests(parents, claimed, read)
+                dest = _grad_dests(parents, claimed, read, order, node_grads)
             # (parents: None or a (node, index) pair, so bool() says "needs a gradient")
             in_grads = fast(g, in_data, out, tuple(map(bool, parents)), dest,
                             **node.attrs)
@@ -308,24 +306,33 @@ def _read_buffers(order, node_grads):
     return {id(a) if a.base is None else id(a.base) for a in arrays if type(a) is np.ndarray}
 
 
-def _grad_dests(parents, claimed, read):
-    """Per input, the variable's own .grad buffer its VJP may write into, or None.
+_DEST_MIN_BYTES = 1 << 15    # smaller gradients are copied: cheaper than the checks
 
-    Only a variable with grad_req 'write' whose C-contiguous buffer no other writer of
-    this backward has claimed (a second contribution is summed into a new array and
-    copied at the end, as usual) and that the graph never reads."""
-    dests, found = [], False
-    for p in parents:
-        buf = None
-        if p is not None and p[0] is None:
-            leaf = p[1]
-            gr = leaf._grad
-            if leaf._grad_req == "write" and gr is not None and id(leaf) not in claimed:
-                d = gr._data
-                if type(d) is np.ndarray and d.flags.c_contiguous and id(_owner(d)) not in read:
-                    claimed.add(id(leaf))
-                    buf, found = d, True
-        dests.append(buf)
+
+def _grad_dests(parents, claimed, read, order, node_grads):
+    """Per input, the variable's own .grad buffer its VJP may write into, or None;
+    ``read`` is a one-element list caching ``_read_buffers`` (computed when needed).
+
+    Only a variable with grad_req 'write' whose C-contiguous buffer (of at least
+    ``_DEST_MIN_BYTES``) no other writer of this backward has claimed (a second
+    contribution is summed into a new array and copied at the end, as usual) and
+    that the graph never reads."""
+    dests, found = [None] * len(parents), False
+    for k, p in enumerate(parents):
+        if p is None or p[0] is not None:
+            continue
+        leaf = p[1]
+        gr = leaf._grad
+        if gr is None or leaf._grad_req != "write" or id(leaf) in claimed:
+            continue
+        d = gr._data
+        if type(d) is not np.ndarray or d.nbytes < _DEST_MIN_BYTES or not d.flags.c_contiguous:
+            continue
+        if read[0] is None:
+            read[0] = _read_buffers(order, node_grads)
+        if id(_owner(d)) not in read[0]:
+            claimed.add(id(leaf))
+            dests[k], found = d, True
     return tuple(dests) if found else None
 
 
