@@ -11,8 +11,8 @@ class _State(threading.local):
         self.recording = False   # autograd.record() active
         self.training = False    # train mode (Dropout, BatchNorm)
         self.tracer = None       # active tracer, or None for eager execution
-        # During backward(): ids of variables whose .grad buffer a hybridized backward
-        # already writes directly (see jit.cached._BackwardRunner); None otherwise.
+        # During backward(): ids of variables whose .grad buffer a VJP or a hybridized
+        # backward already writes directly (autograd._grad_dests); None otherwise.
         self.grad_dest = None
 
 

@@ -210,7 +210,12 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
             ins = [wrap(d) for d in in_data]
             gs = [wrap(g)] if type(g) is not tuple else [wrap(a) for a in g]
             if node.custom is not None:
-                in_grads = node.custom._backward_from_tape(gs)
+                if claimed is not None and getattr(node.custom, "takes_grad_dests", False):
+                    # a hybridized block: its compiled backward writes into these
+                    in_grads = node.custom._backward_from_tape(
+                        gs, _grad_dests(parents, claimed, read, order, node_grads))
+                else:
+                    in_grads = node.custom._backward_from_tape(gs)
             else:
                 attrs = node.attrs
                 if op.vjp_needs:

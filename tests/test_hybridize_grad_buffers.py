@@ -86,3 +86,51 @@ def test_grad_req_add_accumulates():
         outs[hyb] = _grads(net)
     for k in outs[False]:
         np.testing.assert_allclose(outs[True][k], outs[False][k], rtol=1e-5, atol=1e-6)
+
+
+def test_a_graph_reading_the_grad_buffer_is_not_written_under_it():
+    # The loss reads W's .grad buffer G as data: d/dW [sum(W*G) + sum(x W^T + b)] is
+    # G + (column sums of x) per row, so a backward writing W's gradient into G
+    # before the other branch's VJP has read G gives a wrong answer.
+    x_np = np.linspace(-1, 1, 2 * 64).reshape(2, 64)
+    want = 0.5 + np.tile(x_np.sum(0), (128, 1))
+    for hyb in (False, True):
+        net = nn.HybridSequential()
+        net.add(nn.Dense(128, in_units=64))        # 32 KB weight: large enough to write
+        net.initialize(mx.init.Xavier())
+        if hyb:
+            net.hybridize()
+            with autograd.record():
+                net(nd.array(x_np))                 # compile first
+        w = net[0].weight
+        w.grad()[:] = 0.5
+        with autograd.record():
+            # (the block's tape node comes last, so its backward runs first)
+            loss = (w.data() * w.grad()).sum() + net(nd.array(x_np)).sum()
+        loss.backward()
+        np.testing.assert_allclose(w.grad().asnumpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_large_weight_gradient_is_written_by_the_compiled_backward():
+    import hybridnet.jit.cached as cached
+    seen = []
+    orig = cached._Train.backward
+
+    def spy(self, feeds, dests):
+        out = orig(self, feeds, dests)
+        seen.append(any(d is not None and any(o is d for o in out) for d in (dests or [])))
+        return out
+    net = nn.HybridSequential()
+    net.add(nn.Dense(128, in_units=64))
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((2, 64))
+    cached._Train.backward = spy
+    try:
+        for _ in range(2):
+            with autograd.record():
+                loss = net(x).sum()
+            loss.backward()
+    finally:
+        cached._Train.backward = orig
+    assert seen and all(seen)

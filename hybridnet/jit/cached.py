@@ -441,38 +441,23 @@ class _BackwardRunner:
         self.train, self.feeds, self.saved, self.wrt = train, feeds, saved, wrt
         self.inputs = inputs
 
-    def _backward_from_tape(self, gs):
+    takes_grad_dests = True    # autograd passes .grad buffers the backward may write
+
+    def _backward_from_tape(self, gs, parent_dests=None):
+        """``parent_dests``: per input, the variable's own ``.grad`` buffer that autograd
+        (``backward()``) cleared for writing (claimed once per backward, never read by
+        the rest of the graph), or None; the compiled backward writes the gradient
+        there when it matches exactly and ``backward()`` then skips its copy."""
         tr = self.train
         res = [self.feeds[i] if kind == "feed" else self.saved[i] for kind, i in tr.sources]
         feeds = [g._data for g in gs] + res
-        claimed = STATE.grad_dest
-        dests = None if claimed is None else self._grad_buffers(claimed, feeds)
+        dests = None
+        if parent_dests is not None:
+            dests = [d if d is not None and d.shape == spec[0] and d.dtype == spec[1]
+                     else None
+                     for d, w, spec in zip(parent_dests, self.wrt, tr.grad_specs) if w]
         grads = iter(tr.backward(feeds, dests))
         return [wrap(next(grads)) if w else None for w in self.wrt]
-
-    def _grad_buffers(self, claimed, feeds):
-        """Per gradient output, the leaf's own ``.grad`` buffer when the backward may write
-        it there directly (``backward()`` then skips its copy), else None.
-
-        Only for a variable (no tape node) with grad_req 'write' whose buffer matches the
-        gradient exactly, that no other node of this backward has claimed (two writers
-        would overwrite each other before autograd sums them) and that is not read here.
-        """
-        dests, any_dest = [], False
-        for x, w, out in zip(self.inputs, self.wrt, self.train.grad_specs):
-            if not w:
-                continue
-            buf = None
-            grad = x._grad
-            if (x._node is None and x._grad_req == "write" and grad is not None
-                    and id(x) not in claimed):
-                d = grad._data
-                if d.shape == out[0] and d.dtype == out[1] and d.flags.c_contiguous \
-                        and not any(d is f for f in feeds):
-                    claimed.add(id(x))
-                    buf, any_dest = d, True
-            dests.append(buf)
-        return dests if any_dest else None
 
     def release(self):
         """Drop the saved forward values once the graph is freed (retain_graph=False)."""
