@@ -409,7 +409,7 @@ class CachedGraph:
         # One tape node for the whole call (as _record builds it; the feeds are the
         # inputs' data already).
         node = TapeNode(None, _NO_ATTRS, tuple(feeds), tuple([parent_of(x) for x in inputs]),
-                        tuple(outs_np), _BackwardRunner(tr, feeds, saved, wrt, inputs))
+                        tuple(outs_np), _BackwardRunner(tr, feeds, saved, wrt))
         for i, o in enumerate(outs):
             o._node = node
             o._oidx = i
@@ -437,9 +437,8 @@ class CachedGraph:
 class _BackwardRunner:
     """The tape's view of a hybridized call: runs the compiled backward graph."""
 
-    def __init__(self, train, feeds, saved, wrt, inputs):
+    def __init__(self, train, feeds, saved, wrt):
         self.train, self.feeds, self.saved, self.wrt = train, feeds, saved, wrt
-        self.inputs = inputs
 
     takes_grad_dests = True    # autograd passes .grad buffers the backward may write
 
@@ -461,4 +460,4 @@ class _BackwardRunner:
 
     def release(self):
         """Drop the saved forward values once the graph is freed (retain_graph=False)."""
-        self.feeds = self.saved = self.inputs = None
+        self.feeds = self.saved = None
