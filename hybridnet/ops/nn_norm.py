@@ -14,7 +14,7 @@ import numpy as np
 from ..base import ShapeError
 from ._util import call
 from .nn_common import channel_shape, check_kwargs, check_nd, finish, is_training
-from .nn_rows_kernels import batch_norm_infer_kernel, normalize_kernel
+from .nn_norm_kernels import batch_norm_infer_kernel, normalize_kernel
 from .registry import Op, frontend, register
 
 

@@ -296,9 +296,14 @@ def _normalize_grad_vjp(g, ins, out, axes=(), ch_axis=1, eps=1e-5, fix_gamma=Fal
 
 register(Op("_normalize_grad", "opaque", _normalize_grad, _normalize_grad_vjp,
             _normalize_grad_rule, num_outputs=3,
-            kernel=lambda node: _kernels().normalize_grad_kernel(node)))
+            kernel=lambda node: _norm_kernels().normalize_grad_kernel(node)))
 
 
 def _kernels():
     from . import nn_rows_kernels
     return nn_rows_kernels
+
+
+def _norm_kernels():
+    from . import nn_norm_kernels
+    return nn_norm_kernels
