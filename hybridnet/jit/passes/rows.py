@@ -172,18 +172,9 @@ def _match_xent(ctx, p):
     if x.dtype.kind != "f" or _axis(lsm, nd) != _axis(p, nd):
         return None
     ax = _axis(p, nd)
-    last, loss, scale = p, p.outputs[0], 1.0
-    keepdims = bool(p.attrs.get("keepdims", False))
-    u = ctx.sole_user(loss)
-    if u is not None and u.op == "negative":
-        last, loss, scale = u, u.outputs[0], -1.0
-    u = ctx.sole_user(loss)
-    if u is not None and _is_size1_reduce(u) and u.outputs[0].dtype == loss.dtype:
-        shape = u.outputs[0].shape
-        for kd in (False, True):
-            if shape == _lanes(x.shape, ax, kd):
-                last, loss, keepdims = u, u.outputs[0], kd
-                break
+    last, loss, scale, keepdims = _loss_tail(ctx, p.outputs[0], x, ax,
+                                             bool(p.attrs.get("keepdims", False)))
+    last = last or p
     logp = Value(-1, x.shape, x.dtype)
     attrs = {"axis": p.attrs.get("axis", -1), "keepdims": keepdims,
              "mode": p.attrs.get("mode", "clip"), "temperature": lsm.attrs.get("temperature"),
