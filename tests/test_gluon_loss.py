@@ -370,3 +370,13 @@ def test_softmax_ce_loss_op_probability_output():
         out = both(p)
     out.backward()
     assert_almost_equal(g1, p.grad, rtol=1e-12, atol=1e-14)
+
+
+def test_fused_ce_op_names_itself_and_the_shapes_on_bad_input():
+    import pytest as _pytest
+    from hybridnet import nd as _nd
+    from hybridnet.base import ShapeError
+    from hybridnet.ops._util import call
+    with _pytest.raises(ShapeError, match=r"_softmax_ce_loss: expected data \(N, C\) and "
+                                          r"label \(N,\), got data \(2, 3\) and label \(3,\)"):
+        call("_softmax_ce_loss", _nd.ones((2, 3)), _nd.ones((3,)))
