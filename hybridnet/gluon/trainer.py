@@ -79,7 +79,7 @@ class Trainer:
         self._scale = self._optimizer.rescale_grad
         self._states = {}            # param index -> optimizer state
         self._plain_cache = {}       # optimizer class -> uses Optimizer's update machinery
-        self._fused_cache = {}       # compiled optimizer updates (hybridnet.jit.update)
+        self._fused_cache = None     # compiled optimizer updates (hybridnet.jit.update)
 
     def _init_optimizer(self, optimizer, optimizer_params):
         from .. import optimizer as opt
@@ -181,7 +181,9 @@ class Trainer:
                     if i not in states:
                         states[i] = opt.create_state_multi_precision(i, w)
         if self._use_fused_update(todo):
-            from ..jit.update import fused_update
+            from ..jit.update import UpdateCache, fused_update
+            if self._fused_cache is None:
+                self._fused_cache = UpdateCache()
             with autograd.pause():
                 fused_update(self._fused_cache, opt,
                              [(i, w, w._grad, flat_state(states[i])) for i, w in todo])

@@ -8,6 +8,8 @@ scheduler, lr_mult and bias correction), weight decay, ``rescale_grad =
 or a ragged last batch never recompiles. ``None``/``bool`` hyper-parameters
 (``clip_gradient=None``, ``centered``) shape the graph and are part of its key.
 """
+from operator import itemgetter
+
 import numpy as np
 
 from .._state import STATE
@@ -17,7 +19,7 @@ from .passes import optimize
 from .runtime import STATS
 from .trace import GraphBreak, trace_function
 
-__all__ = ["FusedUpdate", "fused_update"]
+__all__ = ["FusedUpdate", "UpdateCache", "fused_update"]
 
 
 _SPLITS = {}    # (keys, value types) -> (numeric keys, structural keys): same every step
@@ -44,6 +46,7 @@ class FusedUpdate:
         self.layout = layout     # per param: (shape, dtype, n_states, numeric keys, structural)
         self.compile_count = 0
         self.exe = None
+        self.run = None          # the bare driver once the first call has compiled
         self.eager_reason = None
         # One reusable (1,)-array per per-step scalar, each a view into one flat array
         # per dtype that a step fills with one assignment; never reallocated.
@@ -109,7 +112,77 @@ class FusedUpdate:
             finally:
                 STATE.recording = old
         outs = self.exe(arrays)
+        if self.run is None:
+            self.run = getattr(self.exe, "direct", None) or self.exe
         for t, o in zip(targets, outs):
+            if o is not t._data:
+                t._data[...] = o
+
+
+class UpdateCache(dict):
+    """A Trainer's compiled updates (layout key -> FusedUpdate), plus the step plan of the
+    most recent call: what stays the same from one step to the next, checked cheaply."""
+    plan = None
+
+
+class _StepPlan:
+    """One step's decisions, reused while the parameters, their gradient and state
+    buffers, and the structure of the hyper-parameters stay the same.
+
+    A step then costs: count + ``hyper(index)`` per parameter (the optimizer's own
+    per-step numbers: scheduler, lr_mult, bias correction), one check per parameter
+    that nothing structural changed, one assignment of all scalars, one driver call.
+    """
+
+    def __init__(self, opt_type, fu, items, hypers):
+        self.opt_type, self.fu = opt_type, fu
+        self.indices = tuple([it[0] for it in items])
+        self.buffers = [(w._data, g._data, tuple([s._data for s in st]))
+                        for _, w, g, st in items]
+        self.hsigs = []
+        for hp, (_, _, _, numeric, structural) in zip(hypers, fu.layout):
+            self.hsigs.append((tuple(hp), tuple(map(type, hp.values())), structural,
+                               itemgetter(*numeric) if numeric else None, len(numeric)))
+        (self.flat,) = fu.flat.values()
+        arrays, targets = [], []
+        for (_, w, g, states), bufs in zip(items, fu.scalars):
+            arrays += [w._data, g._data]
+            targets.append(w)
+            if states:
+                arrays += [s._data for s in states]
+                targets += states
+            arrays += bufs
+        self.arrays, self.targets = arrays, targets
+
+    def values(self, items, hypers):
+        """The step's scalars in the compiled graph's order, or None when anything the
+        plan relies on changed (then the caller takes the general path)."""
+        if len(items) != len(self.buffers):
+            return None
+        values = []
+        for (index, w, g, states), hp, (d, gd, sd), (keys, types, structural, get, n) \
+                in zip(items, hypers, self.buffers, self.hsigs):
+            if w._data is not d or g._data is not gd or tuple(hp) != keys \
+                    or tuple(map(type, hp.values())) != types:
+                return None
+            for k, v in structural:
+                if hp[k] != v:
+                    return None
+            if sd:
+                if len(states) != len(sd) or any(s._data is not b for s, b in zip(states, sd)):
+                    return None
+            elif states:
+                return None
+            if n == 1:
+                values.append(get(hp))
+            elif n:
+                values += get(hp)
+        return values
+
+    def run(self, values):
+        self.flat[:] = values
+        outs = self.fu.run(self.arrays)
+        for t, o in zip(self.targets, outs):
             if o is not t._data:
                 t._data[...] = o
 
@@ -117,17 +190,28 @@ class FusedUpdate:
 def fused_update(cache, optimizer, items):
     """Run ``optimizer``'s rule for ``items`` = [(index, weight, grad, states)] compiled.
 
-    ``cache`` is a dict owned by the caller (the Trainer). Returns False (and does
-    nothing) when the rule cannot be traced, so the caller updates eagerly.
+    ``cache`` is an UpdateCache owned by the caller (the Trainer). A rule that cannot
+    be traced is applied eagerly (once known, every step).
     """
-    rule = type(optimizer).rule
-    hypers, layout = [], []
     count, hyper = optimizer._update_count, optimizer.hyper
-    for index, w, g, states in items:
-        count(index)
-        hp = hyper(index)
+    hypers = []
+    for it in items:
+        count(it[0])
+        hypers.append(hyper(it[0]))
+    plan = getattr(cache, "plan", None)
+    if plan is not None and plan.opt_type is type(optimizer):
+        values = plan.values(items, hypers)
+        if values is not None:
+            plan.run(values)
+            return True
+    return _general_update(cache, optimizer, items, hypers)
+
+
+def _general_update(cache, optimizer, items, hypers):
+    rule = type(optimizer).rule
+    layout = []
+    for (index, w, g, states), hp in zip(items, hypers):
         numeric, structural = _split_hyper(hp)
-        hypers.append(hp)
         d = w._data
         layout.append((d.shape, d.dtype, len(states), numeric, structural))
     layout = tuple(layout)
@@ -138,6 +222,8 @@ def fused_update(cache, optimizer, items):
     if fu.eager_reason is None:
         try:
             fu(items, hypers)
+            if isinstance(cache, UpdateCache) and len(fu.flat) == 1 and fu.run is not None:
+                cache.plan = _StepPlan(type(optimizer), fu, items, hypers)
             return True
         except GraphBreak as e:
             fu.eager_reason = str(e)

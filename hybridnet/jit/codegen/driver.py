@@ -172,7 +172,16 @@ class CompiledGraph:
             name = f"v{counter[0]}"
             counter[0] += 1
             names[id(v)] = name
+            ndims[name] = len(v.shape)
             return name
+
+        # Flat kernel operands: a 1-D array is passed as it is (a strided one is read
+        # through its strides; outputs are always contiguous buffers), saving a
+        # reshape call per operand per step.
+        ndims = {f"v{i}": len(v.shape) for i, v in enumerate(g.inputs)}
+
+        def flat(name):
+            return name if ndims.get(name) == 1 else f"{name}.reshape(-1)"
         for idx, n in enumerate(g.nodes):
             ins = [names[id(v)] for v in n.inputs]
             if n.op in ("fused_elementwise", "fused_matmul"):
@@ -203,9 +212,9 @@ class CompiledGraph:
                     lines.append("    " + gemm_call(n, ins, outs[0]))
                     if src is None:
                         continue
-                    args = self._epilogue_args(n, ins)
+                    args = self._epilogue_args(n, ins, flat)
                 else:
-                    args = [f"{a}.reshape(-1)" for a in ins]
+                    args = [flat(a) for a in ins]
                 outs = [o for oi, o in enumerate(outs) if oi not in alias]
                 mod = load_kernel_module(_HEADER + HELPERS + src)
                 # The user's file:line is shown with the source but kept out of the cached
@@ -214,7 +223,7 @@ class CompiledGraph:
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
                 env["D_" + kname] = tuple(int(d) for d in dims)
-                args = ["D_" + kname] + args + [f"{o}.reshape(-1)" for o in outs]
+                args = ["D_" + kname] + args + [flat(o) for o in outs]
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
             op, epi, src = OPS.get(n.op), None, None
@@ -288,11 +297,11 @@ class CompiledGraph:
         return name
 
     @staticmethod
-    def _epilogue_args(n, ins):
+    def _epilogue_args(n, ins, flat):
         """Driver expressions for a fused_matmul epilogue kernel's ([bias], f<i>...)."""
         _, _, _, _, _, has_bias = matmul_layout(n)
-        args = [f"{ins[2]}.reshape(-1)"] if has_bias else []
-        return args + [f"{ins[i]}.reshape(-1)" for i in epilogue_inputs(n)]
+        args = [flat(ins[2])] if has_bias else []
+        return args + [flat(ins[i]) for i in epilogue_inputs(n)]
 
     def __call__(self, feeds, dests=None):
         return self._fn(feeds) if dests is None else self._fn(feeds, dests)
