@@ -206,16 +206,17 @@ def _plain_backward(order, node_grads, retain_graph, claimed):
             # (parents: None or a (node, index) pair, so bool() says "needs a gradient")
             in_grads = fast(g, in_data, out, tuple(map(bool, parents)), dest,
                             **node.attrs)
+        elif node.custom is not None and getattr(node.custom, "takes_grad_dests", False):
+            # A hybridized block: NumPy gradients in and out; its compiled backward
+            # writes weight gradients into the .grad buffers granted here.
+            dest = None if claimed is None else \
+                _grad_dests(parents, claimed, read, order, node_grads)
+            in_grads = node.custom.backward_np((g,) if type(g) is not tuple else g, dest)
         else:
             ins = [wrap(d) for d in in_data]
             gs = [wrap(g)] if type(g) is not tuple else [wrap(a) for a in g]
             if node.custom is not None:
-                if claimed is not None and getattr(node.custom, "takes_grad_dests", False):
-                    # a hybridized block: its compiled backward writes into these
-                    in_grads = node.custom._backward_from_tape(
-                        gs, _grad_dests(parents, claimed, read, order, node_grads))
-                else:
-                    in_grads = node.custom._backward_from_tape(gs)
+                in_grads = node.custom._backward_from_tape(gs)
             else:
                 attrs = node.attrs
                 if op.vjp_needs:

@@ -80,6 +80,7 @@ class Trainer:
         self._states = {}            # param index -> optimizer state
         self._plain_cache = {}       # optimizer class -> uses Optimizer's update machinery
         self._fused_cache = None     # compiled optimizer updates (hybridnet.jit.update)
+        self._jit_owned_sets = set()  # index tuples with a hybridized parameter among them
 
     def _init_optimizer(self, optimizer, optimizer_params):
         from .. import optimizer as opt
@@ -184,9 +185,8 @@ class Trainer:
             from ..jit.update import UpdateCache, fused_update
             if self._fused_cache is None:
                 self._fused_cache = UpdateCache()
-            with autograd.pause():
-                fused_update(self._fused_cache, opt,
-                             [(i, w, w._grad, flat_state(states[i])) for i, w in todo])
+            fused_update(self._fused_cache, opt,
+                         [(i, w, w._grad, flat_state(states[i])) for i, w in todo])
             for _, w in todo:
                 w._fresh_grad = False
             return
@@ -224,8 +224,11 @@ class Trainer:
 
     def _use_fused_update(self, todo):
         """Compile the update when a hybridized backward produced these gradients."""
-        if not any(getattr(self._params[i], "_jit_owned", False) for i, _ in todo):
-            return False
+        key = tuple([i for i, _ in todo])
+        if key not in self._jit_owned_sets:      # (a parameter never stops being jit-owned)
+            if not any(getattr(self._params[i], "_jit_owned", False) for i in key):
+                return False
+            self._jit_owned_sets.add(key)
         if os.environ.get("HYBRIDNET_FUSED_UPDATE", "1") == "0" or not self._plain_optimizer():
             return False
         opt = self._optimizer

@@ -429,6 +429,7 @@ class CachedGraph:
         bwd_exec = self._compile(bwd.graph, count=False)
         tr = _Train(fwd_exec, bwd, bwd_exec, len(g.inputs))
         tr.grad_specs = [(v.shape, v.dtype) if w else None for v, w in zip(g.inputs, wrt)]
+        tr.all_wrt = all(wrt)
         tr.sources = [("feed", input_ids[id(v)]) if id(v) in input_ids else
                       ("saved", saved_from_graph.index(v)) for v in bwd.residuals]
         return tr
@@ -442,21 +443,35 @@ class _BackwardRunner:
 
     takes_grad_dests = True    # autograd passes .grad buffers the backward may write
 
-    def _backward_from_tape(self, gs, parent_dests=None):
-        """``parent_dests``: per input, the variable's own ``.grad`` buffer that autograd
+    def backward_np(self, gs, parent_dests=None):
+        """Input gradients (NumPy arrays, None where no gradient is wanted) from the
+        output gradients ``gs`` (NumPy arrays).
+
+        ``parent_dests``: per input, the variable's own ``.grad`` buffer that autograd
         (``backward()``) cleared for writing (claimed once per backward, never read by
         the rest of the graph), or None; the compiled backward writes the gradient
         there when it matches exactly and ``backward()`` then skips its copy."""
         tr = self.train
-        res = [self.feeds[i] if kind == "feed" else self.saved[i] for kind, i in tr.sources]
-        feeds = [g._data for g in gs] + res
-        dests = None
-        if parent_dests is not None:
-            dests = [d if d is not None and d.shape == spec[0] and d.dtype == spec[1]
-                     else None
-                     for d, w, spec in zip(parent_dests, self.wrt, tr.grad_specs) if w]
-        grads = iter(tr.backward(feeds, dests))
-        return [wrap(next(grads)) if w else None for w in self.wrt]
+        feeds = list(gs)
+        for kind, i in tr.sources:
+            feeds.append(self.feeds[i] if kind == "feed" else self.saved[i])
+        if parent_dests is None:
+            grads = tr.backward(feeds, None)
+        else:
+            grads = tr.backward(feeds, [
+                d if d is not None and d.shape == spec[0] and d.dtype == spec[1] else None
+                for d, w, spec in zip(parent_dests, self.wrt, tr.grad_specs) if w])
+        grads = [g if type(g) is np.ndarray else np.asarray(g) for g in grads]
+        if tr.all_wrt:
+            return grads
+        it = iter(grads)
+        return [next(it) if w else None for w in self.wrt]
+
+    def _backward_from_tape(self, gs, parent_dests=None):
+        """The same on NDArrays (create_graph's loop; there the compiled backward is
+        not differentiated further: its results are constants)."""
+        grads = self.backward_np([g._data for g in gs], parent_dests)
+        return [None if g is None else wrap(g) for g in grads]
 
     def release(self):
         """Drop the saved forward values once the graph is freed (retain_graph=False)."""

@@ -208,6 +208,15 @@ def fused_update(cache, optimizer, items):
 
 
 def _general_update(cache, optimizer, items, hypers):
+    old = STATE.recording
+    STATE.recording = False      # tracing the rule, or applying it eagerly, records nothing
+    try:
+        return _update_general(cache, optimizer, items, hypers)
+    finally:
+        STATE.recording = old
+
+
+def _update_general(cache, optimizer, items, hypers):
     rule = type(optimizer).rule
     layout = []
     for (index, w, g, states), hp in zip(items, hypers):
