@@ -13,6 +13,10 @@ Measures (DESIGN.md section 6; issues 3 and 5):
   first step for comparison.
 - ``mlp_infer_batch1``: MLP inference on one image, us per call.
 - ``one_op_block``: a HybridBlock whose forward is one relu, us per call.
+- ``gemm_threads``: what a second thread buys this machine on the MLP's big GEMM
+  (128x784 @ 784x256 float32): one BLAS thread, two BLAS threads, and two Python
+  threads each running one-thread GEMMs at once (throughput). It is why hybridnet
+  pins BLAS to one thread (DESIGN.md section 5b) and what bounds the PyTorch ratio.
 
     python benchmarks/run.py training                       # full size
     HYBRIDNET_BENCH_QUICK=1 python benchmarks/run.py training   # reduced sizes
@@ -400,6 +404,52 @@ def one_op_block():
     return rows
 
 
+def gemm_threads(repeats=7, calls=40):
+    """us per GEMM with 1 and 2 BLAS threads, and per GEMM when two threads run
+    one-thread GEMMs side by side (so 2x faster would be perfect scaling)."""
+    import threading
+
+    import hybridnet  # noqa: F401  (pins NumPy's BLAS to one thread)
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((128, 784), dtype=np.float32)
+    b = rng.standard_normal((784, 256), dtype=np.float32)
+    outs = [np.empty((128, 256), np.float32) for _ in range(2)]
+
+    def gemms(k=0, n=calls):
+        for _ in range(n):
+            np.dot(a, b, out=outs[k])
+
+    def one():
+        gemms()
+
+    def two_blas():
+        with threadpool_limits(limits=2, user_api="blas"):
+            gemms()
+
+    def side_by_side():
+        ts = [threading.Thread(target=gemms, args=(k, calls // 2)) for k in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    fns = {"one_blas_thread": one, "two_blas_threads": two_blas,
+           "two_threads_side_by_side": side_by_side}
+    samples = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t) / calls * 1e6)
+            time.sleep(0.02)
+    base = statistics.median(samples["one_blas_thread"])
+    for name, s in samples.items():
+        med = statistics.median(s)
+        yield {"measure": "gemm_threads", "variant": name, "unit": "us per GEMM",
+               "median": round(med, 1), "min": round(min(s), 1), "repeats": repeats,
+               "shape": "128x784 @ 784x256 f32", "speedup_vs_one_thread": round(base / med, 2)}
+
+
 def run():
     """Yield every measure as a dict (see the module docstring)."""
     s = _sizes()
@@ -412,6 +462,7 @@ def run():
     yield from mlp_cold_start()
     yield from mlp_infer_batch1()
     yield from one_op_block()
+    yield from gemm_threads()
 
 
 def chart(jsonl, png):
