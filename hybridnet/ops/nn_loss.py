@@ -3,10 +3,13 @@
 ``_softmax_ce_loss(data, label)`` is ``-pick(log_softmax(data, axis=1), label)``
 for ``data`` (N, C) and ``label`` (N,) in one op: the eager
 ``SoftmaxCrossEntropyLoss`` runs it instead of four ops (and their ten backward
-ops). Its forward is the same arithmetic as the composite, so the loss values
-are identical; labels are handled like ``pick``'s default ``mode='clip'``
-(floats truncate, out-of-range labels clip to ``0..C-1``). It also returns
-``softmax(data, axis=1)``, which its backward reuses.
+ops). Its forward is the same arithmetic as the composite: float32/float64
+C-contiguous data runs one Numba kernel each way (``nn_loss_kernels.py``;
+``exp``/``log`` from the C library, an ulp from NumPy's at most), anything
+else the NumPy rule below, whose values are identical to the composite's.
+Labels are handled like ``pick``'s default ``mode='clip'`` (floats truncate,
+out-of-range labels clip to ``0..C-1``). It also returns ``softmax(data,
+axis=1)``, which its backward reuses.
 
 Traced code (hybridize) keeps using the composite ops, which the JIT fuses into
 row kernels. Plain eager backward runs the NumPy ``vjp_np``; the ``vjp`` is
@@ -34,11 +37,35 @@ def _labels(label, c):
     return idx
 
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+_LOADED = []
+
+
+def _kernels():
+    """The Numba kernels (``ops/nn_loss_kernels.py``), imported on first use."""
+    if not _LOADED:
+        from . import nn_loss_kernels
+        _LOADED.append(nn_loss_kernels)
+    return _LOADED[0]
+
+
+def _use_kernel(data, label):
+    return (type(data) is np.ndarray and data.dtype in _KERNEL_DTYPES and data.size
+            and data.flags.c_contiguous and type(label) is np.ndarray
+            and label.dtype.kind in "fiu")
+
+
 def _softmax_ce_loss(data, label):
     """``(loss, prob)``: per-sample ``-log(softmax(data, axis=1)[i, label[i]])`` (N,) and
     ``softmax(data, axis=1)`` (N, C)."""
     _ce_check(data.shape, label.shape)
     n, c = data.shape
+    if _use_kernel(data, label):
+        loss, prob = np.empty(n, data.dtype), np.empty((n, c), data.dtype)
+        _kernels().ce_forward(data, label, loss, prob)
+        return loss, prob
     z = data - data.max(axis=1, keepdims=True)
     e = np.exp(z)
     s = e.sum(axis=1, keepdims=True)
@@ -85,6 +112,11 @@ def _softmax_ce_loss_grad(grad, prob, label, grad_prob=None):
     (None: no gradient for the probabilities)."""
     _ce_check(prob.shape, label.shape)
     n, c = prob.shape
+    if (_use_kernel(prob, label) and type(grad) is np.ndarray and grad.dtype == prob.dtype
+            and (grad_prob is None or not grad_prob.any())):
+        d = np.empty((n, c), prob.dtype)
+        _kernels().ce_backward(grad, prob, label, d)
+        return d
     d = prob * grad.reshape(n, 1)
     d[np.arange(n), _labels(label, c)] -= grad
     if grad_prob is not None and grad_prob.any():
