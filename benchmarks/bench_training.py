@@ -6,7 +6,8 @@ Measures (DESIGN.md section 6; issues 3 and 5):
   60,000 MNIST-shaped float32 images held in memory, batch 128, SGD lr 0.1,
   timing the training loop only; variants eager, hybridized, torch_eager and
   torch_eager_1thread (when torch imports; hybridnet pins BLAS to one thread) and,
-  for the MLP, numpy_gemm_floor (the step's five float32 GEMMs alone). Variants
+  for the MLP, numpy_gemm_floor (the step's five float32 GEMMs alone) and
+  numpy_handwritten_step (the whole step written by hand in NumPy). Variants
   are interleaved, one epoch each per repeat, with a pause between them.
 - ``mlp_cold_start``: ``hybridize()`` + first training step in a fresh process with
   an empty kernel cache (cold), then again with the cache filled (warm); torch eager's
@@ -184,6 +185,51 @@ def _gemm_floor_fn(batches):
     return epoch
 
 
+def _numpy_step_fn(batches):
+    """The whole MLP training step written by hand in NumPy, preallocated, no framework:
+    forward, softmax cross-entropy, backward, SGD. What a Python-driven step costs at
+    best with NumPy's kernels (the GEMM floor is the five GEMMs alone)."""
+    rng = np.random.default_rng(0)
+    w1 = (rng.standard_normal((256, 784)) * 0.05).astype(np.float32)
+    w2 = (rng.standard_normal((10, 256)) * 0.05).astype(np.float32)
+    b1, b2 = np.zeros(256, np.float32), np.zeros(10, np.float32)
+    dw1, dw2 = np.empty_like(w1), np.empty_like(w2)
+    bufs = {}
+
+    def epoch(steps=None):
+        loss = 0.0
+        for x, y in (batches if steps is None else steps):
+            n = len(x)
+            if n not in bufs:
+                bufs[n] = (np.empty((n, 256), np.float32), np.empty((n, 10), np.float32),
+                           np.empty((n, 256), np.float32), np.arange(n))
+            h, o, dh, rows = bufs[n]
+            np.dot(x, w1.T, out=h)
+            h += b1
+            np.maximum(h, 0, out=h)
+            np.dot(h, w2.T, out=o)
+            o += b2
+            o -= o.max(axis=1, keepdims=True)
+            np.exp(o, out=o)
+            o /= o.sum(axis=1, keepdims=True)
+            label = y.astype(np.intp)
+            loss = -np.log(o[rows, label]).mean()
+            o[rows, label] -= 1.0
+            o *= 1.0 / n                     # d(mean loss)/d logits
+            np.dot(o.T, h, out=dw2)
+            db2 = o.sum(axis=0)
+            np.dot(o, w2, out=dh)
+            dh *= h > 0
+            np.dot(dh.T, x, out=dw1)
+            db1 = dh.sum(axis=0)
+            for w, g in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2)):
+                g *= LR
+                w -= g
+        return float(loss)
+    epoch(batches[:1])
+    return epoch
+
+
 def _epochs(measure, variants, n_images, repeats, pause_s=0.5):
     """Interleave one epoch of each variant per repeat; yield a row per variant."""
     samples = {k: [] for k in variants}
@@ -217,6 +263,7 @@ def mlp_epoch(n_images, repeats):
         variants["torch_eager_1thread"] = _one_thread(
             torch, _torch_epoch_fn(torch, torch_mlp, batches))
     variants["numpy_gemm_floor"] = _gemm_floor_fn(batches)
+    variants["numpy_handwritten_step"] = _numpy_step_fn(batches)
     rows = list(_epochs("mlp_epoch", variants, n_images, repeats))
     floor = next(r["median"] for r in rows if r["variant"] == "numpy_gemm_floor")
     eager = next(r["median"] for r in rows if r["variant"] == "eager")
