@@ -4,7 +4,8 @@ Numba loop over the result, in place."""
 from ..ir import Node, Value
 from .elementwise import _decorator, loop_dims, render_loop
 
-__all__ = ["render_matmul", "gemm_call", "matmul_layout", "epilogue_dims", "epilogue_inputs"]
+__all__ = ["render_matmul", "gemm_call", "matmul_layout", "epilogue_dims", "epilogue_inputs",
+           "epilogue_parts"]
 
 
 def matmul_layout(node):
@@ -13,7 +14,9 @@ def matmul_layout(node):
     if mm.op == "_fully_connected":
         x, w = mm.inputs[0], mm.inputs[1]
         h, k = w.shape
-        rows = x.size // k if k else 0
+        rows = 1     # from the output (batch..., h): x.size // k is 0/0 when k == 0
+        for d in mm.outputs[0].shape[:-1]:
+            rows *= d
         return rows, k, h, False, True, len(mm.inputs) > 2
     a, b = mm.inputs
     ta, tb = mm.attrs.get("transpose_a", False), mm.attrs.get("transpose_b", False)
@@ -54,6 +57,17 @@ def render_matmul(node, fn_name):
     (each element is read before it is written). ``f<i>`` is the flat view of ``node.inputs[i]`` for each
     position from ``epilogue_inputs``.
     """
+    parts = epilogue_parts(node)
+    if parts is None:
+        return None
+    params, body = parts
+    lines = [_decorator(), f"def {fn_name}({', '.join(['dims'] + params)}):"]
+    return "\n".join(lines + body) + "\n"
+
+
+def epilogue_parts(node):
+    """(kernel parameters after ``dims``, body lines) of the bias + epilogue loop over
+    the GEMM result in ``out0``, or None when there is neither."""
     sub = node.sub
     mm = sub.nodes[0]
     _, _, _, _, _, has_bias = matmul_layout(node)
@@ -76,10 +90,8 @@ def render_matmul(node, fn_name):
     loop_inputs += [sub.inputs[i] for i in flat]
     loop_names += [f"f{i}" for i in flat]
     outs = [f"out{i}" for i in range(len(sub.outputs))]
-    args = ["dims"] + loop_names[1:] + outs
-    lines = [_decorator(), f"def {fn_name}({', '.join(args)}):"]
-    lines += render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names, outs)
-    return "\n".join(lines) + "\n"
+    return (loop_names[1:] + outs,
+            render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names, outs))
 
 
 def gemm_call(node, ins, out):
