@@ -14,7 +14,7 @@ from .passes import optimize
 from .runtime import STATS, Executable
 from .trace import GraphBreak, trace_function
 
-__all__ = ["CachedGraph", "Signature"]
+__all__ = ["CachedGraph", "Signature", "MISS"]
 log = logging.getLogger("hybridnet.jit")
 _NO_ATTRS = {}
 
@@ -178,24 +178,43 @@ class _Entry:
                 + [c._data for c in captured])
 
 
-def _plain_call(entry):
-    """``args -> result`` for the commonest inference call (one output, no BatchNorm
-    state to write back): the fast path with every per-call branch decided once."""
-    if entry.aux or not entry.single or entry.nested is not None:
-        return None
-    run, params, captured = entry.infer_direct, entry.params, entry.captured
-    if not params and not captured:
-        def call(args):
-            return wrap(run([a._data for a in args])[0], args[0]._ctx)
-        return call
+MISS = object()    # what a guarded plain call returns when its guard does not hold
 
-    def call(args):
-        feeds = [a._data for a in args]
-        feeds += [p._data._data for p in params]
-        if captured:
-            feeds += [c._data for c in captured]
-        return wrap(run(feeds)[0], args[0]._ctx)
-    return call
+
+def _plain_call(entry, args, training):
+    """``args -> result`` (or MISS) for the commonest inference call (one output, no
+    BatchNorm state to write back, NDArray arguments only), generated per entry so a
+    predict-mode call is one Python frame above the driver: the guard re-checks what
+    the entry is specialised on (argument count, type, shapes, dtypes, mode, not
+    recording), then the parameters are read as they are now (re-init, load and
+    ``set_data`` are seen) and the one output is wrapped."""
+    if entry.aux or not entry.single or entry.nested is not None or not args:
+        return None
+    env = {"run": entry.infer_direct, "wrap": wrap, "NDArray": NDArray, "STATE": STATE,
+           "MISS": MISS, "TR": training}
+    n = len(args)
+    lines = ["def call(args):",
+             f"    if len(args) != {n} or STATE.recording or STATE.training != TR:",
+             "        return MISS",
+             f"    {''.join(f'a{i}, ' for i in range(n))}= args"]
+    feeds = []
+    for i, a in enumerate(args):
+        env[f"S{i}"], env[f"T{i}"] = a._data.shape, a._data.dtype
+        lines += [f"    if type(a{i}) is not NDArray:",
+                  "        return MISS",
+                  f"    d{i} = a{i}._data",
+                  f"    if d{i}.shape != S{i} or (d{i}.dtype is not T{i} and d{i}.dtype != T{i}):",
+                  "        return MISS"]
+        feeds.append(f"d{i}")
+    for i, prm in enumerate(entry.params):
+        env[f"p{i}"] = prm
+        feeds.append(f"p{i}._data._data")
+    for i, c in enumerate(entry.captured):
+        env[f"c{i}"] = c
+        feeds.append(f"c{i}._data")
+    lines.append(f"    return wrap(run([{', '.join(feeds)}])[0], a0._ctx)")
+    exec(compile("\n".join(lines) + "\n", "<hybridnet plain call>", "exec"), env)  # noqa: S102
+    return env["call"]
 
 
 class _Train:
@@ -235,6 +254,9 @@ class CachedGraph:
         self.entries = {}
         self._fast = {}          # (mode, shapes, dtypes) -> entry, for plain inference calls
         self._fast_rec = {}      # the same for recorded (training) calls
+        # The last plain inference call's guarded runner (see _plain_call): tried first,
+        # by HybridBlock.__call__ too; None when the last call was of another kind.
+        self.fast_call = None
         self.signatures = {}
         self.last_sig = None
         self.trace_count = 0
@@ -295,6 +317,11 @@ class CachedGraph:
         return self.fn(*flat[:n], **dict(zip(keys, flat[n:])))
 
     def __call__(self, *args, **kwargs):
+        fast = self.fast_call
+        if fast is not None and not kwargs:
+            out = fast(args)
+            if out is not MISS:
+                return out
         # Fast path while recording (a training step): arrays only, a signature seen
         # before, no captured attribute to re-read.
         if not kwargs and STATE.recording and self._fast_rec:
@@ -318,7 +345,10 @@ class CachedGraph:
             entry = self._fast.get(_fast_key(args))
             if entry is not None:
                 if entry.plain_call is not None:
-                    return entry.plain_call(args)
+                    out = entry.plain_call(args)
+                    if out is not MISS:
+                        self.fast_call = entry.plain_call    # guards the next call first
+                        return out
                 feeds = [a._data for a in args]
                 if entry.params:
                     feeds += [p._data._data for p in entry.params]
@@ -351,6 +381,7 @@ class CachedGraph:
             del self.entries[sig.key]
             self._fast.clear()
             self._fast_rec.clear()
+            self.fast_call = None
             return self(*args[:len(args) - len(keys)], **dict(zip(keys, args[len(args) - len(keys):])))
         self.last_sig = sig
         arrays = _leaves(args)
@@ -371,7 +402,7 @@ class CachedGraph:
         if first and not keys and all(isinstance(a, NDArray) for a in args) \
                 and not any(entry.capture_getters):
             entry.infer_direct = getattr(entry.infer, "direct", None) or entry.infer
-            entry.plain_call = _plain_call(entry) if args else None
+            entry.plain_call = _plain_call(entry, args, sig.training)
             self._fast[_fast_key(args)] = entry
         ctx = arrays[0]._ctx if arrays else None
         outs = [wrap(r, ctx) for r in res[:entry.n_out]]
