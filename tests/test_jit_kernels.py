@@ -160,3 +160,21 @@ def test_max_pool_gradient_ties_go_to_the_first_maximum():
     np.testing.assert_array_equal(got[1], want[1])
     # Each 2x2 window's first maximum (row-major) takes that window's gradient.
     np.testing.assert_array_equal(got[1][0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (10,), (3, 17), (128, 256)])
+def test_lone_cheap_node_is_a_kernel_and_matches_interpreter(shape):
+    opt, exe = _compile_and_compare(lambda x: nd.relu(x), [shape])
+    assert [n.op for n in opt.nodes] == ["fused_elementwise"] and len(exe.kernels) == 1
+    opt, exe = _compile_and_compare(lambda x, y: x - y, [shape, shape[-1:]])
+    assert [n.op for n in opt.nodes] == ["fused_elementwise"]
+
+
+def test_lone_library_call_or_int_node_keeps_its_numpy_rule():
+    # NumPy's SIMD exp beats a Numba loop of libm calls; ints keep NumPy's semantics.
+    opt, exe = _compile_and_compare(lambda x: nd.exp(x), [(4, 5)])
+    assert [n.op for n in opt.nodes] == ["exp"] and not exe.kernels
+    opt, _ = _compile_and_compare(lambda x: x ** 2.0, [(4, 5)])
+    assert [n.op for n in opt.nodes] != ["fused_elementwise"]
+    opt, _ = _compile_and_compare(lambda x: nd.relu(x), [(4, 5)], dtype=np.int32)
+    assert [n.op for n in opt.nodes] == ["relu"]
