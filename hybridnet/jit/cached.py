@@ -213,7 +213,9 @@ def _plain_call(entry, args, training):
         env[f"c{i}"] = c
         feeds.append(f"c{i}._data")
     lines.append(f"    return wrap(run([{', '.join(feeds)}])[0], a0._ctx)")
-    exec(compile("\n".join(lines) + "\n", "<hybridnet plain call>", "exec"), env)  # noqa: S102
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, "<hybridnet plain call>", "exec"), env)  # noqa: S102
+    env["call"].source = source       # inspectable, like the driver's
     return env["call"]
 
 
