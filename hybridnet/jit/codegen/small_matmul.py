@@ -3,9 +3,11 @@ as a hand loop inside the epilogue's Numba kernel, so the whole node is ONE
 dispatch instead of ``np.dot`` (about 1 us of NumPy/BLAS overhead per call at this
 size) plus a kernel call plus the flat views of its arguments.
 
-Measured here (784x256 float32, one row): the loop below (four output columns per
-pass, so each A element is loaded once for four dot products) runs the GEMV as fast
-as OpenBLAS' sgemv (both stream B from L3); with more rows BLAS' blocking wins, hence
+Measured here (float32 FullyConnected + relu, this loop vs np.dot + epilogue kernel):
+784->256 at 1/2/4/8 rows 16/25/31/85 us vs 19/80/67/85 us; 256->10 1.6-1.9 us vs
+2.5-3.4 us; 4096->1024 at 1/4/8 rows 389/1179/2194 us vs 395/1886/2355 us. The loop
+(four output columns per pass, so each A element is loaded once for four dot
+products) streams B like sgemv; from about 8 rows BLAS' blocking catches up, hence
 the row limit. Sizes are read from the arrays, so one source serves every size.
 """
 import numpy as np
