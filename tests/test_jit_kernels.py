@@ -176,5 +176,6 @@ def test_lone_library_call_or_int_node_keeps_its_numpy_rule():
     assert [n.op for n in opt.nodes] == ["exp"] and not exe.kernels
     opt, _ = _compile_and_compare(lambda x: x ** 2.0, [(4, 5)])
     assert [n.op for n in opt.nodes] != ["fused_elementwise"]
-    opt, _ = _compile_and_compare(lambda x: nd.relu(x), [(4, 5)], dtype=np.int32)
-    assert [n.op for n in opt.nodes] == ["relu"]
+    for dt in (np.int32, np.float16):
+        opt, _ = _compile_and_compare(lambda x: nd.relu(x), [(4, 5)], dtype=dt)
+        assert [n.op for n in opt.nodes] == ["relu"]

@@ -44,7 +44,8 @@ def _cheap(n):
     calls 3-7x on large arrays."""
     op = OPS[n.op]
     expr = op.expr if isinstance(op.expr, str) else op.expr[0]
-    return (n.outputs[0].dtype.kind == "f" and all(v.dtype.kind == "f" for v in n.inputs)
+    # float16 too stays NumPy's: Numba has no float16 loops (the graph would fall back).
+    return (all(v.dtype in (np.float32, np.float64) for v in list(n.inputs) + n.outputs)
             and "**" not in expr and not re.search(r"\b(np|math|special)\.", expr))
 
 
