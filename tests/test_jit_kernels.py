@@ -179,3 +179,14 @@ def test_lone_library_call_or_int_node_keeps_its_numpy_rule():
     for dt in (np.int32, np.float16):
         opt, _ = _compile_and_compare(lambda x: nd.relu(x), [(4, 5)], dtype=dt)
         assert [n.op for n in opt.nodes] == ["relu"]
+
+
+def test_single_loop_kernels_take_no_dims_argument():
+    # One collapsed loop reads its size from its output (a tuple argument costs dispatch).
+    _, exe = _compile_and_compare(lambda x, y: (x + y).relu(), [(4, 5), (4, 5)])
+    assert "def kernel(in0, in1, out0):" in exe.kernels[0].source and "D_k0" not in exe.source
+    _, exe = _compile_and_compare(lambda x, y: (x + y).relu(), [(4, 5), (5,)])
+    assert "def kernel(dims, in0, in1, out0):" in exe.kernels[0].source
+    _, exe = _compile_and_compare(lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=3).relu(),
+                                  [(7, 4), (3, 4), (3,)])
+    assert "def kernel(dims, bias, out0):" in exe.kernels[0].source     # 7 rows: BLAS + loop

@@ -227,8 +227,10 @@ class CompiledGraph:
                 kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
-                env["D_" + kname] = tuple(int(d) for d in dims)
-                args = ["D_" + kname] + args + outs
+                args = args + outs
+                if len(dims) > 1:      # a single loop reads its size itself (takes_dims)
+                    env["D_" + kname] = tuple(int(d) for d in dims)
+                    args = ["D_" + kname] + args
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
             op, epi, src = OPS.get(n.op), None, None

@@ -2,7 +2,7 @@
 (NumPy's BLAS, pinned to one thread), then the bias add and the fused epilogue as one
 Numba loop over the result, in place."""
 from ..ir import Node, Value
-from .elementwise import _decorator, loop_dims, render_loop
+from .elementwise import _decorator, loop_dims, render_loop, takes_dims
 
 __all__ = ["render_matmul", "gemm_call", "matmul_layout", "epilogue_dims", "epilogue_inputs",
            "epilogue_parts"]
@@ -48,7 +48,7 @@ def epilogue_inputs(node):
 
 
 def render_matmul(node, fn_name):
-    """Source of the epilogue kernel ``fn_name(dims, [bias], f<i>..., out...)``, or
+    """Source of the epilogue kernel ``fn_name([dims], [bias], f<i>..., out...)``, or
     None when the GEMM has neither bias nor epilogue.
 
     The driver runs the GEMM itself with NumPy's BLAS, ``np.dot(A, B, out=out0)`` (one
@@ -61,13 +61,14 @@ def render_matmul(node, fn_name):
     if parts is None:
         return None
     params, body = parts
-    lines = [_decorator(), f"def {fn_name}({', '.join(['dims'] + params)}):"]
+    lines = [_decorator(), f"def {fn_name}({', '.join(params)}):"]
     return "\n".join(lines + body) + "\n"
 
 
 def epilogue_parts(node):
-    """(kernel parameters after ``dims``, body lines) of the bias + epilogue loop over
-    the GEMM result in ``out0``, or None when there is neither."""
+    """(kernel parameters, ``dims`` first when the loop takes it (``takes_dims``), body
+    lines) of the bias + epilogue loop over the GEMM result in ``out0``, or None when
+    there is neither."""
     sub = node.sub
     mm = sub.nodes[0]
     _, _, _, _, _, has_bias = matmul_layout(node)
@@ -90,7 +91,8 @@ def epilogue_parts(node):
     loop_inputs += [sub.inputs[i] for i in flat]
     loop_names += [f"f{i}" for i in flat]
     outs = [f"out{i}" for i in range(len(sub.outputs))]
-    return (loop_names[1:] + outs,
+    dims = ["dims"] if takes_dims(y.shape, loop_inputs) else []
+    return (dims + loop_names[1:] + outs,
             render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names, outs))
 
 

@@ -84,11 +84,12 @@ def _gemm_lines(ta, tb, dtype, ind="    "):
 
 
 def render_small_matmul(node, fn_name):
-    """Source of ``fn_name(dims, a, b, [bias], f<i>..., out...)``: the GEMM into the flat
+    """Source of ``fn_name([dims], a, b, [bias], f<i>..., out...)``: the GEMM into the flat
     ``out0``, then the bias + epilogue loop over it in place (as ``render_matmul``)."""
     _, _, _, ta, tb, _ = matmul_layout(node)
     parts = epilogue_parts(node)
     params, body = parts if parts is not None else (["out0"], [])
-    lines = [_decorator(), f"def {fn_name}({', '.join(['dims', 'a', 'b'] + params)}):"]
+    dims = params[:1] if params[0] == "dims" else []
+    lines = [_decorator(), f"def {fn_name}({', '.join(dims + ['a', 'b'] + params[len(dims):])}):"]
     lines += _gemm_lines(ta, tb, node.sub.nodes[0].outputs[0].dtype) + body
     return "\n".join(lines) + "\n"
