@@ -3,6 +3,7 @@ inference) against the reference interpreter: every transpose layout, widths aro
 the 4-column unroll, bias / no bias / epilogue, float64, empty dims, strided operands."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hybridnet import nd
 from hybridnet.gluon import nn
@@ -30,6 +31,20 @@ def test_dot_layouts_and_widths(rows, n, ta, tb):
     _, exe = _compile_and_compare(f, [a_shape, b_shape, (n,)])
     assert _small(exe) == (rows <= SMALL_ROWS)
     assert len(exe.kernels) == 1
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(1, SMALL_ROWS), st.integers(1, 9), st.integers(1, 10), st.booleans(),
+       st.booleans(), st.sampled_from(["none", "relu", "residual"]))
+def test_dot_property(rows, k, n, ta, tb, epilogue):
+    def f(a, b, r):
+        y = nd.dot(a, b, transpose_a=ta, transpose_b=tb)
+        if epilogue == "relu":
+            return y.relu()
+        return y + r if epilogue == "residual" else y
+    _, exe = _compile_and_compare(f, [(k, rows) if ta else (rows, k), (n, k) if tb else (k, n),
+                                      (rows, n)])
+    assert _small(exe)
 
 
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, True)])
