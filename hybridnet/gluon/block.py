@@ -14,7 +14,7 @@ from collections import OrderedDict
 from .. import ndarray as nd
 from .._state import STATE
 from ..base import DeferredInitError, HybridnetValueError, ShapeError
-from ..jit.cached import MISS
+from ..jit.plain_call import MISS
 from .parameter import Parameter, ParameterDict, _known, init_error
 
 __all__ = ["Block", "HybridBlock", "SymbolBlock"]
