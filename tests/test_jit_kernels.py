@@ -87,7 +87,7 @@ def test_broadcasting_property(shape, data):
 
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 def test_dot_with_epilogue_kernel(ta, tb):
-    a_shape = (5, 3) if ta else (3, 5)
+    a_shape = (5, 6) if ta else (6, 5)     # 6 rows: the BLAS path (fewer: test_jit_small_matmul)
     b_shape = (4, 5) if tb else (5, 4)
 
     def f(a, b, c):
@@ -160,3 +160,33 @@ def test_max_pool_gradient_ties_go_to_the_first_maximum():
     np.testing.assert_array_equal(got[1], want[1])
     # Each 2x2 window's first maximum (row-major) takes that window's gradient.
     np.testing.assert_array_equal(got[1][0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (10,), (3, 17), (128, 256)])
+def test_lone_cheap_node_is_a_kernel_and_matches_interpreter(shape):
+    opt, exe = _compile_and_compare(lambda x: nd.relu(x), [shape])
+    assert [n.op for n in opt.nodes] == ["fused_elementwise"] and len(exe.kernels) == 1
+    opt, exe = _compile_and_compare(lambda x, y: x - y, [shape, shape[-1:]])
+    assert [n.op for n in opt.nodes] == ["fused_elementwise"]
+
+
+def test_lone_library_call_or_int_node_keeps_its_numpy_rule():
+    # NumPy's SIMD exp beats a Numba loop of libm calls; ints keep NumPy's semantics.
+    opt, exe = _compile_and_compare(lambda x: nd.exp(x), [(4, 5)])
+    assert [n.op for n in opt.nodes] == ["exp"] and not exe.kernels
+    opt, _ = _compile_and_compare(lambda x: x ** 2.0, [(4, 5)])
+    assert [n.op for n in opt.nodes] != ["fused_elementwise"]
+    for dt in (np.int32, np.float16):
+        opt, _ = _compile_and_compare(lambda x: nd.relu(x), [(4, 5)], dtype=dt)
+        assert [n.op for n in opt.nodes] == ["relu"]
+
+
+def test_single_loop_kernels_take_no_dims_argument():
+    # One collapsed loop reads its size from its output (a tuple argument costs dispatch).
+    _, exe = _compile_and_compare(lambda x, y: (x + y).relu(), [(4, 5), (4, 5)])
+    assert "def kernel(in0, in1, out0):" in exe.kernels[0].source and "D_k0" not in exe.source
+    _, exe = _compile_and_compare(lambda x, y: (x + y).relu(), [(4, 5), (5,)])
+    assert "def kernel(dims, in0, in1, out0):" in exe.kernels[0].source
+    _, exe = _compile_and_compare(lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=3).relu(),
+                                  [(7, 4), (3, 4), (3,)])
+    assert "def kernel(dims, bias, out0):" in exe.kernels[0].source     # 7 rows: BLAS + loop

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from .. import ndarray as nd
 from .._state import STATE
 from ..base import DeferredInitError, HybridnetValueError, ShapeError
+from ..jit.plain_call import MISS
 from .parameter import Parameter, ParameterDict, _known, init_error
 
 __all__ = ["Block", "HybridBlock", "SymbolBlock"]
@@ -422,6 +423,11 @@ class HybridBlock(Block):
             if self._forward_hooks or self._forward_pre_hooks:
                 cg = None                       # hooks run around the compiled call
             if cg is not None and STATE.tracer is None:
+                fast = cg.fast_call             # the last plain predict call's runner
+                if fast is not None and not kwargs:
+                    out = fast(args)
+                    if out is not MISS:
+                        return out
                 return cg(*args, **kwargs)      # compiled graph: the hot path
             from ._hybrid import call_hybridized
             return call_hybridized(self, args, kwargs)

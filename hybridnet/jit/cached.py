@@ -11,10 +11,11 @@ from .._tape import TapeNode, parent_of
 from ..ndarray.ndarray import NDArray, wrap
 from .grad import build_backward
 from .passes import optimize
+from .plain_call import MISS, plain_call as _plain_call
 from .runtime import STATS, Executable
 from .trace import GraphBreak, trace_function
 
-__all__ = ["CachedGraph", "Signature"]
+__all__ = ["CachedGraph", "Signature", "MISS"]
 log = logging.getLogger("hybridnet.jit")
 _NO_ATTRS = {}
 
@@ -178,26 +179,6 @@ class _Entry:
                 + [c._data for c in captured])
 
 
-def _plain_call(entry):
-    """``args -> result`` for the commonest inference call (one output, no BatchNorm
-    state to write back): the fast path with every per-call branch decided once."""
-    if entry.aux or not entry.single or entry.nested is not None:
-        return None
-    run, params, captured = entry.infer_direct, entry.params, entry.captured
-    if not params and not captured:
-        def call(args):
-            return wrap(run([a._data for a in args])[0], args[0]._ctx)
-        return call
-
-    def call(args):
-        feeds = [a._data for a in args]
-        feeds += [p._data._data for p in params]
-        if captured:
-            feeds += [c._data for c in captured]
-        return wrap(run(feeds)[0], args[0]._ctx)
-    return call
-
-
 class _Train:
     def __init__(self, fwd_exec, bwd, bwd_exec, n_inputs):
         self.fwd_exec, self.bwd, self.bwd_exec = fwd_exec, bwd, bwd_exec
@@ -235,6 +216,9 @@ class CachedGraph:
         self.entries = {}
         self._fast = {}          # (mode, shapes, dtypes) -> entry, for plain inference calls
         self._fast_rec = {}      # the same for recorded (training) calls
+        # The last plain inference call's guarded runner (plain_call.py): tried first,
+        # by HybridBlock.__call__ too; None when the last call was of another kind.
+        self.fast_call = None
         self.signatures = {}
         self.last_sig = None
         self.trace_count = 0
@@ -295,6 +279,11 @@ class CachedGraph:
         return self.fn(*flat[:n], **dict(zip(keys, flat[n:])))
 
     def __call__(self, *args, **kwargs):
+        fast = self.fast_call
+        if fast is not None and not kwargs:
+            out = fast(args)
+            if out is not MISS:
+                return out
         # Fast path while recording (a training step): arrays only, a signature seen
         # before, no captured attribute to re-read.
         if not kwargs and STATE.recording and self._fast_rec:
@@ -318,7 +307,10 @@ class CachedGraph:
             entry = self._fast.get(_fast_key(args))
             if entry is not None:
                 if entry.plain_call is not None:
-                    return entry.plain_call(args)
+                    out = entry.plain_call(args)
+                    if out is not MISS:
+                        self.fast_call = entry.plain_call    # guards the next call first
+                        return out
                 feeds = [a._data for a in args]
                 if entry.params:
                     feeds += [p._data._data for p in entry.params]
@@ -351,6 +343,7 @@ class CachedGraph:
             del self.entries[sig.key]
             self._fast.clear()
             self._fast_rec.clear()
+            self.fast_call = None
             return self(*args[:len(args) - len(keys)], **dict(zip(keys, args[len(args) - len(keys):])))
         self.last_sig = sig
         arrays = _leaves(args)
@@ -371,7 +364,7 @@ class CachedGraph:
         if first and not keys and all(isinstance(a, NDArray) for a in args) \
                 and not any(entry.capture_getters):
             entry.infer_direct = getattr(entry.infer, "direct", None) or entry.infer
-            entry.plain_call = _plain_call(entry) if args else None
+            entry.plain_call = _plain_call(entry, args, sig.training)
             self._fast[_fast_key(args)] = entry
         ctx = arrays[0]._ctx if arrays else None
         outs = [wrap(r, ctx) for r in res[:entry.n_out]]

@@ -24,6 +24,7 @@ from .elementwise import HELPERS, loop_dims, render_fused
 from .epilogue import Epilogue
 from .kernel_cache import load_kernel_module
 from .matmul import epilogue_dims, epilogue_inputs, gemm_call, matmul_layout, render_matmul
+from .small_matmul import render_small_matmul, small_gemm_args, small_matmul_eligible
 
 __all__ = ["compile_graph", "CompiledGraph", "set_profiling", "Kernel"]
 
@@ -172,16 +173,15 @@ class CompiledGraph:
             name = f"v{counter[0]}"
             counter[0] += 1
             names[id(v)] = name
-            ndims[name] = len(v.shape)
             return name
-
-        # Flat kernel operands: a 1-D array is passed as it is (a strided one is read
-        # through its strides; outputs are always contiguous buffers), saving a
-        # reshape call per operand per step.
-        ndims = {f"v{i}": len(v.shape) for i, v in enumerate(g.inputs)}
-
-        def flat(name):
-            return name if ndims.get(name) == 1 else f"{name}.reshape(-1)"
+        def flat(name, v):
+            """A kernel's flat view of ``name`` (value ``v``): a 1-D array as it is (any
+            stride: Numba indexes it), a planned buffer's view made once at build time."""
+            if v.ndim == 1:
+                return name
+            if "bf_" + name in env:
+                return "bf_" + name
+            return f"{name}.reshape(-1)"
         for idx, n in enumerate(g.nodes):
             ins = [names[id(v)] for v in n.inputs]
             if n.op in ("fused_elementwise", "fused_matmul"):
@@ -195,7 +195,8 @@ class CompiledGraph:
                     src = render_fused(n, "kernel", alias)
                     dims = loop_dims(n.outputs[0].shape, n.sub.inputs)
                 else:
-                    src = render_matmul(n, "kernel")
+                    small = small_matmul_eligible(n)
+                    src = render_small_matmul(n, "kernel") if small else render_matmul(n, "kernel")
                     dims = epilogue_dims(n)
                 outs = []
                 for oi, v in enumerate(n.outputs):
@@ -209,21 +210,27 @@ class CompiledGraph:
                                                        graph_outputs, consumers,
                                                        self.dest_slots))
                 if n.op == "fused_matmul":
-                    lines.append("    " + gemm_call(n, ins, outs[0]))
-                    if src is None:
-                        continue
+                    if not small:
+                        lines.append("    " + gemm_call(n, ins, outs[0]))
+                        if src is None:
+                            continue
                     args = self._epilogue_args(n, ins, flat)
+                    if small:
+                        args = small_gemm_args(n, ins) + args
                 else:
-                    args = [flat(a) for a in ins]
-                outs = [o for oi, o in enumerate(outs) if oi not in alias]
+                    args = [flat(a, v) for a, v in zip(ins, n.inputs)]
+                outs = [flat(o, v) for oi, (o, v) in enumerate(zip(outs, n.outputs))
+                        if oi not in alias]
                 mod = load_kernel_module(_HEADER + HELPERS + src)
                 # The user's file:line is shown with the source but kept out of the cached
                 # module, so identical kernels from different lines share one compile.
                 kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel
-                env["D_" + kname] = tuple(int(d) for d in dims)
-                args = ["D_" + kname] + args + [flat(o) for o in outs]
+                args = args + outs
+                if len(dims) > 1:      # a single loop reads its size itself (takes_dims)
+                    env["D_" + kname] = tuple(int(d) for d in dims)
+                    args = ["D_" + kname] + args
                 lines.append(f"    {kname}({', '.join(args)})")
                 continue
             op, epi, src = OPS.get(n.op), None, None
@@ -289,6 +296,7 @@ class CompiledGraph:
                          f"np.empty(s_{name}, d_{name})")
         elif reusable:
             env["b_" + name] = np.empty(v.shape, v.dtype)
+            env["bf_" + name] = env["b_" + name].reshape(-1)
             STATS["allocations"] += 1
             lines.append(f"    {name} = b_{name}")
         else:
@@ -300,8 +308,8 @@ class CompiledGraph:
     def _epilogue_args(n, ins, flat):
         """Driver expressions for a fused_matmul epilogue kernel's ([bias], f<i>...)."""
         _, _, _, _, _, has_bias = matmul_layout(n)
-        args = [flat(ins[2])] if has_bias else []
-        return args + [flat(ins[i]) for i in epilogue_inputs(n)]
+        args = [flat(ins[2], n.inputs[2])] if has_bias else []
+        return args + [flat(ins[i], n.inputs[i]) for i in epilogue_inputs(n)]
 
     def __call__(self, feeds, dests=None):
         return self._fn(feeds) if dests is None else self._fn(feeds, dests)

@@ -2,9 +2,10 @@
 (NumPy's BLAS, pinned to one thread), then the bias add and the fused epilogue as one
 Numba loop over the result, in place."""
 from ..ir import Node, Value
-from .elementwise import _decorator, loop_dims, render_loop
+from .elementwise import _decorator, loop_dims, render_loop, takes_dims
 
-__all__ = ["render_matmul", "gemm_call", "matmul_layout", "epilogue_dims", "epilogue_inputs"]
+__all__ = ["render_matmul", "gemm_call", "matmul_layout", "epilogue_dims", "epilogue_inputs",
+           "epilogue_parts"]
 
 
 def matmul_layout(node):
@@ -13,7 +14,9 @@ def matmul_layout(node):
     if mm.op == "_fully_connected":
         x, w = mm.inputs[0], mm.inputs[1]
         h, k = w.shape
-        rows = x.size // k if k else 0
+        rows = 1     # from the output (batch..., h): x.size // k is 0/0 when k == 0
+        for d in mm.outputs[0].shape[:-1]:
+            rows *= d
         return rows, k, h, False, True, len(mm.inputs) > 2
     a, b = mm.inputs
     ta, tb = mm.attrs.get("transpose_a", False), mm.attrs.get("transpose_b", False)
@@ -45,7 +48,7 @@ def epilogue_inputs(node):
 
 
 def render_matmul(node, fn_name):
-    """Source of the epilogue kernel ``fn_name(dims, [bias], f<i>..., out...)``, or
+    """Source of the epilogue kernel ``fn_name([dims], [bias], f<i>..., out...)``, or
     None when the GEMM has neither bias nor epilogue.
 
     The driver runs the GEMM itself with NumPy's BLAS, ``np.dot(A, B, out=out0)`` (one
@@ -54,6 +57,18 @@ def render_matmul(node, fn_name):
     (each element is read before it is written). ``f<i>`` is the flat view of ``node.inputs[i]`` for each
     position from ``epilogue_inputs``.
     """
+    parts = epilogue_parts(node)
+    if parts is None:
+        return None
+    params, body = parts
+    lines = [_decorator(), f"def {fn_name}({', '.join(params)}):"]
+    return "\n".join(lines + body) + "\n"
+
+
+def epilogue_parts(node):
+    """(kernel parameters, ``dims`` first when the loop takes it (``takes_dims``), body
+    lines) of the bias + epilogue loop over the GEMM result in ``out0``, or None when
+    there is neither."""
     sub = node.sub
     mm = sub.nodes[0]
     _, _, _, _, _, has_bias = matmul_layout(node)
@@ -76,10 +91,9 @@ def render_matmul(node, fn_name):
     loop_inputs += [sub.inputs[i] for i in flat]
     loop_names += [f"f{i}" for i in flat]
     outs = [f"out{i}" for i in range(len(sub.outputs))]
-    args = ["dims"] + loop_names[1:] + outs
-    lines = [_decorator(), f"def {fn_name}({', '.join(args)}):"]
-    lines += render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names, outs)
-    return "\n".join(lines) + "\n"
+    dims = ["dims"] if takes_dims(y.shape, loop_inputs) else []
+    return (dims + loop_names[1:] + outs,
+            render_loop(y.shape, loop_inputs, epilogue, sub.outputs, loop_names, outs))
 
 
 def gemm_call(node, ins, out):

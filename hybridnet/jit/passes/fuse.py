@@ -4,7 +4,9 @@ A node joins the group of one of its producers when its output has the group's
 shape (inputs may broadcast) and it does not depend on the group through a
 node outside it (that would make a cycle). Size-1 scalar arithmetic (a learning
 rate times a weight decay ...) joins any consumer's group: it is loop-invariant
-and LLVM hoists it. Afterwards the groups and the remaining nodes are put back
+and LLVM hoists it. A lone node stays a call of its NumPy rule unless it is plain
+float arithmetic (``_cheap``: relu, add, a comparison ...), which is a one-member
+group. Afterwards the groups and the remaining nodes are put back
 in a topological order that keeps the original order where it can. The fused
 node carries its members as a sub-graph (``node.sub``), which the interpreter
 runs as is and the code generator renders as one loop.
@@ -32,6 +34,19 @@ def fusable(n):
     if any(v.dtype.kind not in "fiub" for v in list(n.inputs) + n.outputs):
         return False
     return True
+
+
+def _cheap(n):
+    """A lone float node whose loop beats its NumPy rule: plain arithmetic, comparisons,
+    max/min/abs (NumPy's maximum against a scalar, i.e. relu, ran 4-5x slower than the
+    loop here; one kernel call also costs less than a ufunc call on a few elements).
+    Calls into math libraries stay NumPy's: its SIMD exp/tanh beat Numba's scalar libm
+    calls 3-7x on large arrays."""
+    op = OPS[n.op]
+    expr = op.expr if isinstance(op.expr, str) else op.expr[0]
+    # float16 too stays NumPy's: Numba has no float16 loops (the graph would fall back).
+    return (all(v.dtype in (np.float32, np.float64) for v in list(n.inputs) + n.outputs)
+            and "**" not in expr and not re.search(r"\b(np|math|special)\.", expr))
 
 
 def _scalar(n):
@@ -177,7 +192,7 @@ def _rebuild(graph, groups, group_of, min_size):
             used.setdefault(id(v), []).append(n)
     fused_nodes = {}
     for gi, (shape, members) in enumerate(groups):
-        if len(members) >= min_size:
+        if len(members) >= min_size or (len(members) == 1 and _cheap(members[0])):
             fused_nodes[gi] = _make_group(members, used, outputs_ids, group_of, gi)
         else:
             for m in members:
