@@ -12,16 +12,18 @@ A builder returning None (shapes it does not cover) makes ``run`` return None: t
 op then runs its NumPy rule. ``HYBRIDNET_EAGER_KERNELS=0`` or ``numpy_only()``
 turns the kernels off (tests use it to get the NumPy reference).
 """
+import collections
 import contextlib
 import os
 
 import numpy as np
 
-__all__ = ["run", "numpy_only", "ENABLED"]
+__all__ = ["run", "numpy_only", "ENABLED", "CALLS"]
 
 ENABLED = [os.environ.get("HYBRIDNET_EAGER_KERNELS", "1") != "0"]
 _FNS = {}      # key -> kernel function, or None when the builder declined
 _MISS = object()
+CALLS = collections.Counter()   # op name -> calls that ran a kernel (tests read it)
 
 
 class _Val:
@@ -66,6 +68,7 @@ def run(name, builder, arrays, out_shape, out_dtype, attrs):
     fn = _kernel(name, builder, arrays, tuple(out_shape), out_dtype, attrs)
     if fn is None:
         return None
+    CALLS[name] += 1
     out = np.empty(out_shape, out_dtype)
     fn(*[np.ascontiguousarray(a) for a in arrays], out)
     return out
