@@ -1,6 +1,8 @@
 """Eager 2-D convolution and max pooling on the JIT's Numba kernels (ops/_eager_kernels.py):
 against the ops' NumPy rules, finite differences, and hybridized layers; max pooling of
 windows of -inf and NaN against NumPy's max."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -198,3 +200,31 @@ def test_conv_pool_layers_eager_match_hybridized(layers, shape):
     n = CALLS["_convolution"]
     check_hybrid(net, [x], init=mx.init.Xavier())
     assert CALLS["_convolution"] > n
+
+
+# ---- the eager kernel runner -------------------------------------------------------------
+def test_large_sum_to_runs_the_kernel_and_matches_float64_sums():
+    x = RNG.uniform(-1, 1, (64, 6, 12, 12)).astype(np.float32)    # a conv bias gradient
+    n = CALLS["sum_to"]
+    got = call("sum_to", nd.array(x), shape=(1, 6, 1, 1)).asnumpy()
+    assert CALLS["sum_to"] == n + 1 and got.shape == (1, 6, 1, 1) and got.dtype == np.float32
+    np.testing.assert_allclose(got.ravel(), x.astype(np.float64).sum(axis=(0, 2, 3)),
+                               rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("source", ["def kernel(x, out:\n",         # cannot be loaded
+                                    "@numba.njit(cache=True)\ndef kernel(x, out):\n"
+                                    "    out[0] = no_such_name\n"])     # cannot be compiled
+def test_a_kernel_that_fails_warns_once_and_leaves_the_numpy_rule(source, tmp_path,
+                                                                  monkeypatch):
+    from hybridnet.ops import _eager_kernels as eager
+    monkeypatch.setenv("HYBRIDNET_HOME", str(tmp_path))     # keep broken modules out
+    x = np.ones((2, 3), np.float32)
+    attrs = {"case": source}
+    with pytest.warns(RuntimeWarning, match="could not use its Numba kernel"):
+        assert eager.run("_test_broken", lambda node: source, (x,), (2, 3), x.dtype, attrs) \
+            is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert eager.run("_test_broken", lambda node: source, (x,), (2, 3), x.dtype, attrs) \
+            is None

@@ -1,4 +1,5 @@
-"""Eager ops running the JIT's Numba kernel builders (2-D convolution, max pooling).
+"""Eager ops running the JIT's Numba kernel builders (2-D convolution and its gradients,
+max pooling and its gradient, large ``sum_to``: a conv bias gradient).
 
 An op's kernel builder (``kernel(node) -> source``, see ``registry.py``) only reads
 its node's input/output shapes, dtypes and attrs; here it gets a stand-in node
@@ -10,11 +11,13 @@ dict lookup and the dispatcher's call (a few us) on top of the kernel.
 
 A builder returning None (shapes it does not cover) makes ``run`` return None: the
 op then runs its NumPy rule. ``HYBRIDNET_EAGER_KERNELS=0`` or ``numpy_only()``
-turns the kernels off (tests use it to get the NumPy reference).
+turns the kernels off (tests use it to get the NumPy reference). A kernel that cannot
+be built or loaded (no writable cache folder ...) warns once and leaves the NumPy rule.
 """
 import collections
 import contextlib
 import os
+import warnings
 
 import numpy as np
 
@@ -42,35 +45,58 @@ class _Node:
         self.op, self.inputs, self.outputs, self.attrs = op, inputs, outputs, attrs
 
 
-def _kernel(name, builder, arrays, out_shape, out_dtype, attrs):
-    key = (name, tuple((a.shape, a.dtype.char) for a in arrays), out_shape,
-           np.dtype(out_dtype).char, tuple(attrs.items()))
-    try:
-        fn = _FNS.get(key, _MISS)
-    except TypeError:       # an unhashable attr (a list passed to a private op): NumPy rule
+def _key(name, arrays, out_shape, out_dtype, attrs):
+    return (name, tuple((a.shape, a.dtype.char) for a in arrays), out_shape,
+            np.dtype(out_dtype).char, tuple(attrs.items()))
+
+
+def _declined(name, arrays, key, e):
+    """A kernel that cannot be built, loaded or compiled (no writable cache folder ...):
+    warn once; this key runs the NumPy rule from now on."""
+    _FNS[key] = None
+    warnings.warn(f"hybridnet: eager {name} could not use its Numba kernel for inputs "
+                  f"{[a.shape for a in arrays]} ({type(e).__name__}: {e}); using the NumPy "
+                  "rule", RuntimeWarning, stacklevel=4)
+
+
+def _load(name, builder, arrays, out_shape, out_dtype, attrs):
+    node = _Node(name, [_Val(a.shape, a.dtype) for a in arrays],
+                 [_Val(out_shape, out_dtype)], dict(attrs))
+    src = builder(node)
+    if src is None:
         return None
-    if fn is _MISS:
-        node = _Node(name, [_Val(a.shape, a.dtype) for a in arrays],
-                     [_Val(out_shape, out_dtype)], dict(attrs))
-        src = builder(node)
-        fn = None
-        if src is not None:
-            from .._kernel_cache import HEADER, load_kernel_module
-            fn = load_kernel_module(HEADER + src).kernel
-        _FNS[key] = fn
-    return fn
+    from .._kernel_cache import HEADER, load_kernel_module
+    return load_kernel_module(HEADER + src).kernel
 
 
 def run(name, builder, arrays, out_shape, out_dtype, attrs):
     """``builder``'s kernel for these arrays on them (a new output array), or None."""
     if not ENABLED[0]:
         return None
-    fn = _kernel(name, builder, arrays, tuple(out_shape), out_dtype, attrs)
+    out_shape = tuple(out_shape)
+    key = _key(name, arrays, out_shape, out_dtype, attrs)
+    try:
+        fn = _FNS.get(key, _MISS)
+    except TypeError:       # an unhashable attr (a list passed to a private op): NumPy rule
+        return None
+    first = fn is _MISS
+    if first:
+        try:
+            fn = _FNS[key] = _load(name, builder, arrays, out_shape, out_dtype, attrs)
+        except Exception as e:  # noqa: BLE001 - the NumPy rule runs instead
+            return _declined(name, arrays, key, e)
     if fn is None:
         return None
-    CALLS[name] += 1
     out = np.empty(out_shape, out_dtype)
-    fn(*[np.ascontiguousarray(a) for a in arrays], out)
+    args = [np.ascontiguousarray(a) for a in arrays]
+    if first:               # Numba compiles (or loads from its cache) on the first call
+        try:
+            fn(*args, out)
+        except Exception as e:  # noqa: BLE001
+            return _declined(name, arrays, key, e)
+    else:
+        fn(*args, out)
+    CALLS[name] += 1
     return out
 
 
