@@ -1,4 +1,4 @@
-"""Eager 2-D convolution and max pooling on the JIT's Numba kernels (ops/_eager_kernels.py):
+"""Eager 2-D convolution and pooling on the JIT's Numba kernels (ops/_eager_kernels.py):
 against the ops' NumPy rules, finite differences, and hybridized layers; max pooling of
 windows of -inf and NaN against NumPy's max."""
 import warnings
@@ -96,10 +96,10 @@ def test_shapes_without_kernels_keep_the_numpy_rules():
     y = nd.Convolution(nd.array(x1), nd.array(w1), kernel=(3,), no_bias=True)   # 1-D
     x2 = nd.array(RNG.standard_normal((1, 2, 5, 5)), dtype="float16")
     p = nd.Pooling(x2, kernel=(2, 2), stride=(2, 2))                            # float16
-    a = nd.Pooling(nd.array(RNG.standard_normal((1, 2, 4, 4))), kernel=(2, 2),
-                   pool_type="avg")                                            # no kernel
+    a = nd.Pooling(nd.array(RNG.standard_normal((1, 2, 3, 3))), pool_type="avg",
+                   global_pool=True)                                           # global
     assert sum(CALLS.values()) == n
-    assert y.shape == (2, 4, 4) and p.dtype == np.float16 and a.shape == (1, 2, 3, 3)
+    assert y.shape == (2, 4, 4) and p.dtype == np.float16 and a.shape == (1, 2, 1, 1)
 
 
 # ---- max pooling -----------------------------------------------------------------------
@@ -184,6 +184,74 @@ def test_max_pool_of_minus_inf_and_nan_windows(spec, dtype):
     for got in (eager, rule, exe([x])[0]):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)
+
+
+# ---- avg / sum pooling -----------------------------------------------------------------
+AVG = [  # (x shape, kernel, stride, pad, convention, count_include_pad)
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), "valid", True),        # tiled
+    ((1, 2, 7, 9), (3, 2), (3, 2), (0, 0), "valid", True),        # tiled, rows left over
+    ((1, 2, 7, 6), (3, 3), (2, 2), (1, 1), "valid", False),
+    ((2, 1, 6, 9), (2, 3), (1, 2), (1, 0), "full", True),
+    ((1, 2, 5, 5), (2, 2), (2, 2), (0, 0), "full", False),        # overhanging windows
+    ((1, 2, 4, 7), (1, 3), (1, 3), (0, 0), "valid", True),
+]
+
+
+@pytest.mark.parametrize("spec", AVG)
+@pytest.mark.parametrize("pool_type", ["avg", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eager_avg_pool_kernels_match_the_numpy_rules(spec, pool_type, dtype):
+    xs, kernel, stride, pad, conv, cip = spec
+    kw = dict(kernel=kernel, stride=stride, pad=pad, pool_type=pool_type,
+              pooling_convention=conv, count_include_pad=cip)
+    x = RNG.standard_normal(xs).astype(dtype)
+    n = CALLS["_pooling"], CALLS["_pool_avg_grad"]
+
+    def run():
+        xx = nd.array(x, dtype=dtype)
+        xx.attach_grad()
+        with autograd.record():
+            y = nd.Pooling(xx, **kw)
+        y.backward(nd.array(np.arange(y.size).reshape(y.shape) % 7 - 3.0, dtype=dtype))
+        return y.asnumpy(), xx.grad.asnumpy()
+    (y, dx) = run()
+    assert (CALLS["_pooling"], CALLS["_pool_avg_grad"]) == (n[0] + 1, n[1] + 1)
+    with numpy_only():
+        y0, dx0 = run()
+    assert y.dtype == dx.dtype == dtype
+    np.testing.assert_array_equal(y, y0)      # taps added in the NumPy rule's order
+    tol = 1e-6 if dtype == np.float32 else 1e-14     # overlapping windows: another order
+    np.testing.assert_allclose(dx, dx0, rtol=tol, atol=tol * np.abs(dx0).max())
+
+
+@pytest.mark.parametrize("spec", [AVG[1], AVG[2], AVG[4]])
+def test_eager_avg_pool_gradient_matches_finite_differences(spec):
+    xs, kernel, stride, pad, conv, cip = spec
+    kw = dict(kernel=kernel, stride=stride, pad=pad, pool_type="avg", pooling_convention=conv,
+              count_include_pad=cip)
+    n = CALLS["_pool_avg_grad"]
+    check_numeric_gradient(lambda x: nd.Pooling(x, **kw), [RNG.standard_normal(xs)])
+    assert CALLS["_pool_avg_grad"] > n
+
+
+@pytest.mark.parametrize("spec", [AVG[0], AVG[3]])
+def test_hybridized_avg_pool_runs_kernels_matching_the_numpy_rules(spec):
+    xs, kernel, stride, pad, conv, cip = spec
+    a = dict(kernel=kernel, stride=stride, pad=pad, pool_type="avg", pooling_convention=conv,
+             count_include_pad=cip)
+
+    def f(x, g):
+        return call("_pooling", x, **a), call("_pool_avg_grad", g, in_size=xs[2:], **a)
+    y = nd.Pooling(nd.zeros(xs), **a)
+    feeds = [RNG.standard_normal(xs).astype(np.float32),
+             RNG.standard_normal(y.shape).astype(np.float32)]
+    g, _, _ = trace_function(f, [nd.array(v) for v in feeds])
+    exe = compile_graph(optimize(g))
+    assert exe.kind == "compiled" and len(exe.kernels) == 2
+    with numpy_only():
+        want = [f(*[nd.array(v) for v in feeds])[i].asnumpy() for i in range(2)]
+    for got, ref in zip(exe(feeds), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
 
 
 # ---- layers: eager vs hybridized ---------------------------------------------------------

@@ -2,7 +2,9 @@
 
 ``_pooling`` is the op; its VJP is ``_pool_max_grad`` (gradient to the first
 arg-max of each window, like MXNet) or ``_pool_avg_grad`` (the adjoint of the
-linear avg/sum pooling, whose own VJP is ``_pooling`` again).
+linear avg/sum pooling, whose own VJP is ``_pooling`` again). 2-D float32/float64
+pooling runs Numba kernels (``nn_pool_kernels``, ``nn_pool_avg_kernels``), eagerly
+and hybridized; other shapes the NumPy rules here.
 """
 import numpy as np
 
@@ -105,9 +107,8 @@ def _pooling(data, kernel=(), pool_type="max", stride=(), pad=(), pooling_conven
     _check(pool_type, pooling_convention)
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
     is_max = pool_type == "max"
-    if is_max and data.ndim == 4 and data.dtype in _KERNEL_DTYPES:
-        y = eager.run("_pooling", lambda node: _kernels().max_pool_kernel(node), (data,),
-                      data.shape[:2] + out, data.dtype,
+    if data.ndim == 4 and data.dtype in _KERNEL_DTYPES:
+        y = eager.run("_pooling", _pool_kernel, (data,), data.shape[:2] + out, data.dtype,
                       dict(kernel=tuple(kernel), pool_type=pool_type, stride=tuple(stride),
                            pad=tuple(pad), pooling_convention=pooling_convention,
                            count_include_pad=count_include_pad))
@@ -152,8 +153,19 @@ def _pooling_vjp(g, ins, out, **attrs):
     return (call("_pool_avg_grad", g, in_size=tuple(x.shape[2:]), **attrs),)
 
 
-register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule,
-            kernel=lambda node: _kernels().max_pool_kernel(node)))
+def _pool_kernel(node):
+    if node.attrs.get("pool_type") == "max":
+        return _kernels().max_pool_kernel(node)
+    from . import nn_pool_avg_kernels
+    return nn_pool_avg_kernels.avg_pool_kernel(node)
+
+
+def _avg_grad_kernel(node):
+    from . import nn_pool_avg_kernels
+    return nn_pool_avg_kernels.avg_pool_grad_kernel(node)
+
+
+register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule, kernel=_pool_kernel))
 
 
 def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention="valid"):
@@ -203,6 +215,14 @@ def _pool_avg_grad(grad, in_size=(), kernel=(), pool_type="avg", stride=(), pad=
     """Adjoint of avg/sum pooling: spread each output gradient over its window."""
     shape = tuple(grad.shape[:2]) + tuple(in_size)
     out, extra = _geometry(shape, kernel, stride, pad, pooling_convention)
+    if grad.ndim == 4 and grad.dtype in _KERNEL_DTYPES:
+        dx = eager.run("_pool_avg_grad", _avg_grad_kernel, (grad,), shape, grad.dtype,
+                       dict(in_size=tuple(in_size), kernel=tuple(kernel), pool_type=pool_type,
+                            stride=tuple(stride), pad=tuple(pad),
+                            pooling_convention=pooling_convention,
+                            count_include_pad=count_include_pad))
+        if dx is not None:
+            return dx
     if pool_type == "avg":
         grad = grad / _divisor(shape, out, kernel, stride, pad, count_include_pad, grad.dtype)
     padded = tuple(s + 2 * p + e for s, p, e in zip(in_size, pad, extra))
@@ -219,7 +239,8 @@ def _pool_avg_grad_vjp(g, ins, out, in_size=(), **attrs):
 
 register(Op("_pool_avg_grad", "opaque", _pool_avg_grad, _pool_avg_grad_vjp,
             lambda shapes, dtypes, in_size=(), **a: [(tuple(shapes[0][:2]) + tuple(in_size),
-                                                       np.dtype(dtypes[0]))]))
+                                                       np.dtype(dtypes[0]))],
+            kernel=_avg_grad_kernel))
 
 
 @frontend("Pooling")
