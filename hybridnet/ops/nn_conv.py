@@ -1,6 +1,7 @@
 """Convolution and Deconvolution (transposed convolution), 1-D/2-D/3-D, grouped.
 
-Three private ops carry the math (NumPy kernels in ``nn_conv_impl``):
+Three private ops carry the math (NumPy kernels in ``nn_conv_impl``; eagerly, 2-D
+float shapes run the JIT's Numba kernels from ``nn_conv_kernels`` instead):
 ``_convolution(data, weight)``, its data-adjoint ``_conv_bwd_data`` (which is
 also Deconvolution's forward) and its weight-adjoint ``_conv_bwd_weight``. Each
 one's VJP is written with the other two, so gradients of any order work. The
@@ -9,6 +10,7 @@ bias is added by the frontends as a broadcast ``add`` the compiler can fuse.
 import numpy as np
 
 from ..base import ShapeError
+from . import _eager_kernels as eager
 from . import nn_conv_impl as impl
 from ._util import call
 from .nn_common import (channel_shape, check_kwargs, check_layout, check_nd, check_spatial,
@@ -26,8 +28,11 @@ def _crop(y, shape):
 # ---- _convolution -------------------------------------------------------------------------
 def _convolution(data, weight, stride=(), dilate=(), pad=(), num_group=1):
     """Grouped cross-correlation of ``data`` (N, C, *sp) with ``weight`` (F, C/G, *k)."""
-    impl.conv_shapes("Convolution", data.shape, weight.shape, stride, dilate, pad, num_group)
-    return impl.conv(data, weight, stride, dilate, pad, num_group)
+    out = impl.conv_shapes("Convolution", data.shape, weight.shape, stride, dilate, pad,
+                           num_group)
+    y = _eager(data, weight, out, lambda node: _kernels().conv_kernel(node), "_convolution",
+               stride=stride, dilate=dilate, pad=pad, num_group=num_group)
+    return impl.conv(data, weight, stride, dilate, pad, num_group) if y is None else y
 
 
 def _convolution_rule(shapes, dtypes, stride=(), dilate=(), pad=(), num_group=1):
@@ -45,8 +50,15 @@ def _convolution_vjp(g, ins, out, stride=(), dilate=(), pad=(), num_group=1, nee
 
 
 def _kernels():
-    from . import nn_conv_kernels   # loaded only when the JIT asks for a kernel
+    from . import nn_conv_kernels   # loaded on the first 2-D convolution
     return nn_conv_kernels
+
+
+def _eager(a, b, out_shape, builder, name, **attrs):
+    """The op's Numba kernel on 2-D float data (None: the NumPy rule runs)."""
+    if a.ndim != 4 or a.dtype != b.dtype or a.dtype.kind != "f":
+        return None
+    return eager.run(name, builder, (a, b), out_shape, a.dtype, attrs)
 
 
 register(Op("_convolution", "opaque", _convolution, _convolution_vjp, _convolution_rule,
@@ -69,8 +81,12 @@ def _bwd_data_shapes(dshape, wshape, in_size, stride, dilate, pad, num_group):
 
 def _conv_bwd_data(data, weight, in_size=(), stride=(), dilate=(), pad=(), num_group=1):
     """Adjoint of convolution in its data (transposed convolution)."""
-    _bwd_data_shapes(data.shape, weight.shape, in_size, stride, dilate, pad, num_group)
-    return impl.conv_bwd_data(data, weight, in_size, stride, dilate, pad, num_group)
+    full = _bwd_data_shapes(data.shape, weight.shape, in_size, stride, dilate, pad, num_group)
+    x = _eager(data, weight, full, lambda node: _kernels().conv_bwd_data_kernel(node),
+               "_conv_bwd_data", in_size=tuple(in_size), stride=stride, dilate=dilate, pad=pad,
+               num_group=num_group)
+    return impl.conv_bwd_data(data, weight, in_size, stride, dilate, pad, num_group) \
+        if x is None else x
 
 
 def _conv_bwd_data_rule(shapes, dtypes, in_size=(), stride=(), dilate=(), pad=(), num_group=1):
@@ -92,7 +108,12 @@ register(Op("_conv_bwd_data", "opaque", _conv_bwd_data, _conv_bwd_data_vjp,
 # ---- _conv_bwd_weight ---------------------------------------------------------------------
 def _conv_bwd_weight(grad, data, kernel=(), stride=(), dilate=(), pad=(), num_group=1):
     """Adjoint of convolution in its weight: the weight gradient for output gradient ``grad``."""
-    return impl.conv_bwd_weight(grad, data, kernel, stride, dilate, pad, num_group)
+    shape = (grad.shape[1], data.shape[1] // num_group) + tuple(kernel)
+    w = _eager(grad, data, shape, lambda node: _kernels().conv_bwd_weight_kernel(node),
+               "_conv_bwd_weight", kernel=tuple(kernel), stride=stride, dilate=dilate, pad=pad,
+               num_group=num_group)
+    return impl.conv_bwd_weight(grad, data, kernel, stride, dilate, pad, num_group) \
+        if w is None else w
 
 
 def _conv_bwd_weight_rule(shapes, dtypes, kernel=(), stride=(), dilate=(), pad=(),

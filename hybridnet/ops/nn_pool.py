@@ -2,16 +2,20 @@
 
 ``_pooling`` is the op; its VJP is ``_pool_max_grad`` (gradient to the first
 arg-max of each window, like MXNet) or ``_pool_avg_grad`` (the adjoint of the
-linear avg/sum pooling, whose own VJP is ``_pooling`` again).
+linear avg/sum pooling, whose own VJP is ``_pooling`` again). 2-D float32/float64
+pooling runs Numba kernels (``nn_pool_kernels``, ``nn_pool_avg_kernels``), eagerly
+and hybridized; other shapes the NumPy rules here.
 """
 import numpy as np
 
 from ..base import HybridnetValueError, ShapeError
+from . import _eager_kernels as eager
 from ._util import call
 from .nn_common import check_kwargs, check_layout, check_nd, check_spatial, finish, tup
 from .registry import Op, frontend, register
 
 POOL_TYPES = ("max", "avg", "sum")
+_KERNEL_DTYPES = (np.float32, np.float64)    # Numba has no float16
 CONVENTIONS = ("valid", "full")
 
 
@@ -67,9 +71,25 @@ def _is_global(shape, kernel, pad):
 
 
 def _lowest(dtype):
-    """Max-pool padding: the lowest finite value, so a window of only padding (possible in
-    'full' mode) gives that value like MXNet, not -inf."""
+    """The max of a window of only padding (possible in 'full' mode): the lowest finite
+    value, like MXNet, not -inf."""
     return np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _max_pad(dtype):
+    """Max-pool padding: -inf, so a window of -inf and padding gives -inf as one of -inf
+    alone does (windows of only padding are set to ``_lowest`` afterwards)."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _only_padding(shape, out, kernel, stride, pad):
+    """Boolean mask over the output's spatial dims: windows that hold no input element."""
+    mask = np.zeros(out, bool)
+    for d, (n, o, k, s, p) in enumerate(zip(shape[2:], out, kernel, stride, pad)):
+        start = np.arange(o) * s                   # in padded coordinates
+        miss = (start >= n + p) | (start + k <= p)
+        mask |= miss.reshape((-1,) + (1,) * (len(out) - 1 - d))
+    return mask
 
 
 def _check(pool_type, convention):
@@ -87,12 +107,19 @@ def _pooling(data, kernel=(), pool_type="max", stride=(), pad=(), pooling_conven
     _check(pool_type, pooling_convention)
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
     is_max = pool_type == "max"
+    if data.ndim == 4 and data.dtype in _KERNEL_DTYPES:
+        y = eager.run("_pooling", _pool_kernel, (data,), data.shape[:2] + out, data.dtype,
+                      dict(kernel=tuple(kernel), pool_type=pool_type, stride=tuple(stride),
+                           pad=tuple(pad), pooling_convention=pooling_convention,
+                           count_include_pad=count_include_pad))
+        if y is not None:
+            return y
     if _is_global(data.shape, kernel, pad):
         flat = data.reshape(data.shape[:2] + (-1,))
         r = flat.max(-1) if is_max else flat.sum(-1, dtype=data.dtype)
         r = r.reshape(data.shape[:2] + (1,) * len(kernel))
         return r / data.dtype.type(flat.shape[-1]) if pool_type == "avg" else r
-    xp = _pad(data, pad, extra, _lowest(data.dtype) if is_max else 0)
+    xp = _pad(data, pad, extra, _max_pad(data.dtype) if is_max else 0)
     r = None
     for sl in _taps(kernel, stride, out):
         if r is None:
@@ -101,6 +128,10 @@ def _pooling(data, kernel=(), pool_type="max", stride=(), pad=(), pooling_conven
             np.maximum(r, xp[sl], out=r)
         else:
             r += xp[sl]
+    if is_max and (any(extra) or any(pad)):
+        empty = _only_padding(data.shape, out, kernel, stride, pad)
+        if empty.any():
+            r[..., empty] = _lowest(data.dtype)
     if pool_type == "avg":
         r /= _divisor(data.shape, out, kernel, stride, pad, count_include_pad, data.dtype)
     return r
@@ -122,13 +153,31 @@ def _pooling_vjp(g, ins, out, **attrs):
     return (call("_pool_avg_grad", g, in_size=tuple(x.shape[2:]), **attrs),)
 
 
-register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule,
-            kernel=lambda node: _kernels().max_pool_kernel(node)))
+def _pool_kernel(node):
+    if node.attrs.get("pool_type") == "max":
+        return _kernels().max_pool_kernel(node)
+    from . import nn_pool_avg_kernels
+    return nn_pool_avg_kernels.avg_pool_kernel(node)
+
+
+def _avg_grad_kernel(node):
+    from . import nn_pool_avg_kernels
+    return nn_pool_avg_kernels.avg_pool_grad_kernel(node)
+
+
+register(Op("_pooling", "opaque", _pooling, _pooling_vjp, _pooling_rule, kernel=_pool_kernel))
 
 
 def _pool_max_grad(grad, data, kernel=(), stride=(), pad=(), pooling_convention="valid"):
     """Gradient of max pooling: each output's gradient goes to its window's (first) arg-max."""
     out, extra = _geometry(data.shape, kernel, stride, pad, pooling_convention)
+    if data.ndim == 4 and data.dtype in _KERNEL_DTYPES and grad.dtype == data.dtype:
+        dx = eager.run("_pool_max_grad", lambda node: _kernels().max_pool_grad_kernel(node),
+                       (grad, data), data.shape, data.dtype,
+                       dict(kernel=tuple(kernel), stride=tuple(stride), pad=tuple(pad),
+                            pooling_convention=pooling_convention))
+        if dx is not None:
+            return dx
     if _is_global(data.shape, kernel, pad):
         flat = data.reshape(data.shape[:2] + (-1,))
         dx = np.zeros(flat.shape, grad.dtype)
@@ -166,6 +215,14 @@ def _pool_avg_grad(grad, in_size=(), kernel=(), pool_type="avg", stride=(), pad=
     """Adjoint of avg/sum pooling: spread each output gradient over its window."""
     shape = tuple(grad.shape[:2]) + tuple(in_size)
     out, extra = _geometry(shape, kernel, stride, pad, pooling_convention)
+    if grad.ndim == 4 and grad.dtype in _KERNEL_DTYPES:
+        dx = eager.run("_pool_avg_grad", _avg_grad_kernel, (grad,), shape, grad.dtype,
+                       dict(in_size=tuple(in_size), kernel=tuple(kernel), pool_type=pool_type,
+                            stride=tuple(stride), pad=tuple(pad),
+                            pooling_convention=pooling_convention,
+                            count_include_pad=count_include_pad))
+        if dx is not None:
+            return dx
     if pool_type == "avg":
         grad = grad / _divisor(shape, out, kernel, stride, pad, count_include_pad, grad.dtype)
     padded = tuple(s + 2 * p + e for s, p, e in zip(in_size, pad, extra))
@@ -182,7 +239,8 @@ def _pool_avg_grad_vjp(g, ins, out, in_size=(), **attrs):
 
 register(Op("_pool_avg_grad", "opaque", _pool_avg_grad, _pool_avg_grad_vjp,
             lambda shapes, dtypes, in_size=(), **a: [(tuple(shapes[0][:2]) + tuple(in_size),
-                                                       np.dtype(dtypes[0]))]))
+                                                       np.dtype(dtypes[0]))],
+            kernel=_avg_grad_kernel))
 
 
 @frontend("Pooling")

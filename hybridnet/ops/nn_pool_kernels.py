@@ -3,8 +3,8 @@ and ``_pool_max_grad``).
 
 One direct loop nest per output element over its window, with the window, stride
 and padding as literals; sizes come from the arrays. Windows clipped at the
-border skip padding (MXNet pads with the lowest value, which never wins unless the
-whole window is padding, handled by starting from that value). The gradient
+border skip padding; a window of only padding ('full' mode) gives the lowest
+finite value, as MXNet (which pads with it). The gradient
 re-finds each window's first arg-max (strictly greater wins, as in the NumPy rule)
 and adds the output gradient there.
 """
@@ -26,7 +26,7 @@ _FM = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"   # NaN/inf-safe (DESIGN.m
 
 
 def _eligible(x, kernel, stride, pad, convention):
-    return (x.ndim == 4 and len(kernel) == 2 and x.dtype.kind == "f"
+    return (x.ndim == 4 and len(kernel) == 2 and x.dtype in (np.float32, np.float64)
             and not _is_global(x.shape, kernel, pad))
 
 
@@ -47,24 +47,34 @@ def max_pool_kernel(node):
     if _tiles(y.shape, x.shape, (kh, kw), (sh, sw), (ph, pw)):
         return _tiled_max(kh, kw)
     # Row-wise: for each window tap, one pass over the output row (vectorisable max).
+    # Rows start at -inf (a window of -inf gives -inf, as NumPy's max); only windows
+    # holding no input element at all ('full' mode overhang) get the lowest value.
     return _MAX + _HEAD + f"""def kernel(x, out):
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
+    olo = min(OW, max(0, ({pw - kw + 1} + {sw - 1}) // {sw}))
+    ohi = max(olo, min(OW, (W - 1 + {pw}) // {sw} + 1))
     for n in range(N):
         for c in range(C):
             for oh in range(OH):
                 row = out[n, c, oh]
-                row[:] = {low}
+                for ow in range(OW):
+                    row[ow] = -np.inf
+                some = False
                 for i in range({kh}):
                     h = oh * {sh} - {ph} + i
                     if h < 0 or h >= H:
                         continue
+                    some = True
                     xr = x[n, c, h]
                     for j in range({kw}):
                         lo = max(0, ({pw} - j + {sw - 1}) // {sw})
                         hi = min(OW, (W - 1 + {pw} - j) // {sw} + 1)
                         for ow in range(lo, hi):
                             row[ow] = _max(row[ow], xr[ow * {sw} - {pw} + j])
+                for ow in range(OW):
+                    if not some or ow < olo or ow >= ohi:
+                        row[ow] = {low}
 """
 
 

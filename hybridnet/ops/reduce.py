@@ -11,6 +11,7 @@ instead gives every tied element the full ``g``; without ties both agree.
 import numpy as np
 
 from ..base import ShapeError
+from . import _eager_kernels as eager
 from ._util import call, same_dtype
 from .registry import Op, register
 
@@ -209,11 +210,22 @@ register(Op("norm", "reduce", _norm, _norm_vjp))
 
 
 # ---- broadcasting and its inverse -----------------------------------------------------------
+_EAGER_KERNEL_SIZE = 1 << 14    # below this NumPy's call costs less than the kernel's
+
+
 def _sum_to(data, shape=()):
     """Sum ``data`` down to ``shape`` (the inverse of broadcasting ``shape`` to data.shape)."""
     lead = data.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
                                       if s == 1 and data.shape[lead + i] != 1)
+    if axes and axes[-1] == data.ndim - 1 and data.size >= _EAGER_KERNEL_SIZE and \
+            data.dtype in (np.float32, np.float64):
+        # A conv bias gradient (axes 0, 2, 3): NumPy's strided reduce took 0.5 ms on LeNet's
+        # (128, 6, 28, 28); the JIT's kernel sums each contiguous run in float64.
+        r = eager.run("sum_to", _kernel("sum_to_kernel"), (data,), tuple(shape), data.dtype,
+                      {"shape": tuple(shape)})
+        if r is not None:
+            return r
     r = np.sum(data, axis=axes, keepdims=True, dtype=data.dtype) if axes else data
     return r.reshape(shape)
 
