@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hybridnet import nd
+from hybridnet import autograd, nd
 from hybridnet.base import DTypeError, ShapeError
 from hybridnet.test_utils import assert_almost_equal, check_numeric_gradient
 
@@ -19,8 +19,9 @@ def ref_dot(a, b, ta=False, tb=False):
     """MXNet's dot: lhs as (rest, last) or, transposed, (first, rest)^T; rhs likewise."""
     if a.ndim == 1 and b.ndim == 1:
         return np.array([a @ b])
-    A = a.reshape(a.shape[0], -1).T if ta else a.reshape(-1, a.shape[-1])
-    B = b.reshape(-1, b.shape[-1]).T if tb else b.reshape(b.shape[0], -1)
+    p = lambda dims: int(np.prod(dims))     # noqa: E731  (not -1: sizes may be 0)
+    A = a.reshape(a.shape[0], p(a.shape[1:])).T if ta else a.reshape(p(a.shape[:-1]), a.shape[-1])
+    B = b.reshape(p(b.shape[:-1]), b.shape[-1]).T if tb else b.reshape(b.shape[0], p(b.shape[1:]))
     keep_a = (a.shape[1:] if ta else a.shape[:-1]) if a.ndim > 1 else ()
     keep_b = (b.shape[:-1] if tb else b.shape[1:]) if b.ndim > 1 else ()
     return (A @ B).reshape(keep_a + keep_b)
@@ -140,3 +141,25 @@ def test_gemm():
                                                           transpose_b=True), [a, b.T.copy(), c])
     with pytest.raises(ShapeError, match=r"linalg.gemm: C has shape \(2, 2\)"):
         nd.linalg.gemm(nd.array(a), nd.array(b), nd.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("sa,sb,ta,tb", [((2, 0), (0, 5), False, False),
+                                         ((0, 2), (0, 5), True, False),
+                                         ((2, 0), (5, 0), False, True),
+                                         ((2, 3, 0), (0, 4), False, False),
+                                         ((0, 3), (3, 4), False, False),
+                                         ((2, 0, 3), (3, 4), False, False),
+                                         ((3, 2), (3, 0), True, False)])
+def test_dot_with_an_empty_dim(sa, sb, ta, tb):
+    # an empty contracted dim gives zeros (as NumPy); an empty kept dim an empty result
+    a, b = nd.ones(sa), nd.ones(sb)
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        c = nd.dot(a, b, transpose_a=ta, transpose_b=tb)
+    ref = ref_dot(a.asnumpy(), b.asnumpy(), ta, tb)
+    assert c.shape == ref.shape
+    np.testing.assert_array_equal(c.asnumpy(), ref)
+    c.backward()
+    assert a.grad.shape == sa and b.grad.shape == sb
+    assert not a.grad.asnumpy().any() and not b.grad.asnumpy().any()

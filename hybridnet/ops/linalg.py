@@ -32,18 +32,18 @@ def _dot_views(lshape, rshape, ta, tb):
     if len(lshape) == 1 and len(rshape) == 1 and (ta or tb):
         raise ShapeError(f"dot: cannot transpose 1-D operands (shapes {tuple(lshape)} and "
                          f"{tuple(rshape)}); drop transpose_a/transpose_b")
-    size_l, size_r = int(np.prod(lshape)), int(np.prod(rshape))
+    # kept sizes as products of the kept dims (size // k fails when k == 0)
     if ta:
-        l2 = (lshape[0], size_l // lshape[0] if lshape[0] else 0)
+        l2 = (lshape[0], int(np.prod(lshape[1:], dtype=np.int64)))
         k_l, keep_l = lshape[0], tuple(lshape[1:])
     else:
-        l2 = (size_l // lshape[-1] if lshape[-1] else 0, lshape[-1])
+        l2 = (int(np.prod(lshape[:-1], dtype=np.int64)), lshape[-1])
         k_l, keep_l = lshape[-1], tuple(lshape[:-1])
     if tb:
-        r2 = (size_r // rshape[-1] if rshape[-1] else 0, rshape[-1])
+        r2 = (int(np.prod(rshape[:-1], dtype=np.int64)), rshape[-1])
         k_r, keep_r = rshape[-1], tuple(rshape[:-1])
     else:
-        r2 = (rshape[0], size_r // rshape[0] if rshape[0] else 0)
+        r2 = (rshape[0], int(np.prod(rshape[1:], dtype=np.int64)))
         k_r, keep_r = rshape[0], tuple(rshape[1:])
     if k_l != k_r:
         raise ShapeError(
@@ -75,6 +75,11 @@ def _dot_vjp(g, ins, out, transpose_a=False, transpose_b=False, needs_grad=None)
     a, b = ins
     need = needs_grad or (True, True)
     l2, r2, _ = _dot_views(a.shape, b.shape, transpose_a, transpose_b)
+    if a.size == 0 or b.size == 0:
+        # nothing is summed: the gradients are zeros (empty for an empty operand); and
+        # reshape's 0 means "copy this dim", so the 2-D views below cannot be built
+        from ..ndarray.creation import zeros_like
+        return (zeros_like(a) if need[0] else None), (zeros_like(b) if need[1] else None)
     a2, b2 = a.reshape(l2), b.reshape(r2)
     # C = op(a2) @ op(b2); G is the output gradient as the (m, n) matrix C.
     m = l2[1] if transpose_a else l2[0]
