@@ -53,7 +53,8 @@ def _ulps(got, want):
 
 
 @pytest.mark.parametrize("name,ref,max_ulp", [
-    ("_exp32", np.exp, 3.0), ("_tanh32", np.tanh, 2.0), ("_log32", np.log, 3.0)])
+    ("_exp32", np.exp, 3.0), ("_tanh32", np.tanh, 2.0), ("_log32", np.log, 3.0),
+    ("_log1p32", np.log1p, 2.0)])
 def test_helper_matches_numpy_over_the_float32_range(name, ref, max_ulp):
     x = _sweep()
     got = np.empty_like(x)
@@ -87,7 +88,7 @@ def test_helper_results_of_float64_arguments_are_float32_results():
 
 def test_expressions_rewrite_only_the_covered_calls():
     assert use_math32("(1.0 / (1.0 + np.exp(-{0})))") == "(1.0 / (1.0 + _exp32(-{0})))"
-    assert use_math32("np.tanh(np.log1p(np.exp({0})))") == "_tanh32(np.log1p(_exp32({0})))"
+    assert use_math32("np.tanh(np.log1p(np.exp({0})))") == "_tanh32(_log1p32(_exp32({0})))"
     assert use_math32("np.log({0}) + np.log2({0}) + np.expm1({0})") == \
         "_log32({0}) + np.log2({0}) + np.expm1({0})"
     assert uses_math32("t0 = _tanh32(a0)") and not uses_math32("t0 = np.tanh(a0)")
@@ -112,6 +113,7 @@ _CHAINS = {
     "tanh": lambda x: nd.tanh(x * 2) + 1,
     "exp": lambda x: nd.exp(x * 0.5) - 1,
     "log": lambda x: nd.log(x.abs() + 0.5) * 2,
+    "log1p": lambda x: nd.log1p(x.abs() - 0.5) * 2,
     "sigmoid": lambda x: nd.sigmoid(x * 3) * x,
     "softrelu": lambda x: nd.Activation(x * 4, act_type="softrelu") + x,
     "log_sigmoid": lambda x: nd.log_sigmoid(x * 4) - x,
@@ -121,7 +123,7 @@ _CHAINS = {
     "sin": lambda x: nd.sin(x * 2) + 1,
 }
 # forward expressions calling np.exp / np.tanh / np.log (elu: expm1, gelu: erf, sin: libm)
-_USE_HELPERS = ("tanh", "exp", "log", "sigmoid", "softrelu", "log_sigmoid", "mish")
+_USE_HELPERS = ("tanh", "exp", "log", "log1p", "sigmoid", "softrelu", "log_sigmoid", "mish")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -156,11 +158,12 @@ def test_lone_float32_helper_op_is_a_kernel(name, fn):
 
 
 def test_float32_helpers_near_zero_keep_relative_precision():
-    # tanh(x) ~ x and exp(x) - 1 ~ x for tiny x: the small-|x| branch, not 1 - 2/(e+1)
+    # tanh(x) ~ x and log1p(x) ~ x for tiny x: tanh's small-|x| branch, not 1 - 2/(e+1)
     x = np.float32([1e-30, -1e-30, 1e-8, -3e-6, 1e-3, 0.3, -0.6])
-    opt, exe = _compare(lambda v: nd.tanh(v) * 1, x.shape, np.float32)
-    got = exe([x])[0]
-    np.testing.assert_allclose(got, np.tanh(x), rtol=2.5e-7, atol=0)
+    for fn, ref in ((nd.tanh, np.tanh), (nd.log1p, np.log1p)):
+        opt, exe = _compare(lambda v: fn(v) * 1, x.shape, np.float32, low=-0.5, high=0.5)
+        got = exe([x])[0]
+        np.testing.assert_allclose(got, ref(x), rtol=2.5e-7, atol=0)
 
 
 class _DenseTanh(gluon.HybridBlock):

@@ -4,8 +4,9 @@ never imports numba; the JIT and the op kernel builders paste these into their m
 Numba's float32 ``np.exp``/``np.tanh``/``np.log`` are scalar libm calls per element that
 LLVM cannot vectorise (5-20x slower than NumPy's SIMD loops on (128, 256) arrays); these
 are polynomial forms LLVM turns into SIMD code: ``_exp32``, ``_tanh32``, ``_log32``,
-each within 3 ulp of NumPy over the whole float32 range, with inf, NaN, -0.0 and
-subnormals exact or within one subnormal step (``tests/test_jit_math32.py``).
+``_log1p32`` (softrelu, log_sigmoid, mish), each within 3 ulp of NumPy over the whole
+float32 range, with inf, NaN, -0.0 and subnormals exact or within one subnormal step
+(``tests/test_jit_math32.py``).
 
 They are plain ``@numba.njit`` functions, not ``inline='always'``: LLVM inlines them all
 the same (same speed), and their instructions keep their own fast-math flags. Inlined at
@@ -83,13 +84,13 @@ def _tanh32(x):
     return r if x == x else x
 
 
-@numba.njit({_FM})
-def _log32(x):
+@numba.njit(inline='always', {_FM})
+def _log32_body(x):
     # log of a float32 that LLVM vectorises: Cephes' logf, the mantissa from the bits
     # (subnormals scaled by 2**23 first) reduced to [sqrt(.5), sqrt(2)), a degree-9
     # polynomial in m - 1, the exponent added in two parts; <= 3 ulp;
-    # log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
-    x = np.float32(x)
+    # log(0) = -inf, log(x < 0) = NaN, log(inf) = inf. Inlined (at Numba's level, so
+    # with their flags) into the two helpers below only.
     sub = x < np.float32(1.17549435e-38)
     xs = x * np.float32(8388608.0) if sub else x
     i = _bits_from_f32(xs)
@@ -116,19 +117,39 @@ def _log32(x):
     return r if x == x else x
 
 
+@numba.njit({_FM})
+def _log32(x):
+    return _log32_body(np.float32(x))
+
+
+@numba.njit({_FM})
+def _log1p32(x):
+    # log1p of a float32 that LLVM vectorises: log(u) * (x / (u - 1)) with u = 1 + x
+    # rounded (the factor corrects u's rounding error); x itself where u - 1 == 0 (tiny
+    # x, -0.0); log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(inf) = inf.
+    x = np.float32(x)
+    u = x + np.float32(1.0)
+    d = u - np.float32(1.0)
+    r = _log32_body(u) * (x / d)
+    r = x if d == np.float32(0.0) else r
+    # NaN falls through as u (a last ``x == x`` select here stopped LLVM vectorising)
+    return r if u < np.float32(np.inf) else u
+
+
 """
 
 # Every float32 helper (each kernel module that calls one gets all: they compile lazily).
 MATH32 = EXP32 + _MORE32
 
-_CALLS = {"np.exp(": "_exp32(", "np.tanh(": "_tanh32(", "np.log(": "_log32("}
-_CALL_RE = re.compile(r"(?<![\w.])(np\.(?:exp|tanh|log))\(")
-_USES_RE = re.compile(r"(?<![\w.])_(?:exp|tanh|log)32\(")
+_CALLS = {"np.exp(": "_exp32(", "np.tanh(": "_tanh32(", "np.log(": "_log32(",
+          "np.log1p(": "_log1p32("}
+_CALL_RE = re.compile(r"(?<![\w.])(np\.(?:exp|tanh|log|log1p))\(")
+_USES_RE = re.compile(r"(?<![\w.])_(?:exp|tanh|log|log1p)32\(")
 
 
 def use_math32(expr):
     """``expr`` (a float32 scalar expression) calling the vectorisable helpers instead of
-    ``np.exp`` / ``np.tanh`` / ``np.log``."""
+    ``np.exp`` / ``np.tanh`` / ``np.log`` / ``np.log1p``."""
     return _CALL_RE.sub(lambda m: _CALLS[m.group(1) + "("], expr)
 
 
