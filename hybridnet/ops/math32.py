@@ -19,7 +19,7 @@ libm (its accuracy is the reference).
 """
 import re
 
-__all__ = ["EXP32", "MATH32", "use_math32", "uses_math32"]
+__all__ = ["EXP32", "MATH32", "HELPER_NAMES", "use_math32", "uses_math32"]
 
 _FM = "error_model='numpy', fastmath={'nsz', 'arcp', 'contract', 'afn'}"
 
@@ -140,6 +140,9 @@ def _log1p32(x):
 
 # Every float32 helper (each kernel module that calls one gets all: they compile lazily).
 MATH32 = EXP32 + _MORE32
+# Their Numba dispatchers: compiled as part of the kernel that calls them (not counted as
+# kernel compiles by ``jit.cache_info``).
+HELPER_NAMES = frozenset({"_exp32", "_tanh32", "_log32", "_log32_body", "_log1p32"})
 
 _CALLS = {"np.exp(": "_exp32(", "np.tanh(": "_tanh32(", "np.log(": "_log32(",
           "np.log1p(": "_log1p32("}
