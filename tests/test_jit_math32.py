@@ -139,7 +139,7 @@ def test_math_chains_match_the_interpreter(name, dtype):
 
 
 def test_numpy_faster_calls_stay_out_of_fused_groups():
-    # float32 sin/cos and float64 tanh: NumPy's SIMD loops beat Numba's libm calls, so the
+    # float32 sin/cos, float64 tanh, cbrt: NumPy's loops beat Numba's libm calls, so the
     # node keeps its NumPy rule and the arithmetic around it still fuses.
     opt, _ = _compare(lambda x: (nd.sin(x * 2) + 1) * nd.cos(x), (3, 5), np.float32)
     assert sorted(n.op for n in opt.nodes if n.op != "fused_elementwise") == ["cos", "sin"]
@@ -147,6 +147,9 @@ def test_numpy_faster_calls_stay_out_of_fused_groups():
     assert [n.op for n in opt.nodes] == ["fused_elementwise", "tanh", "fused_elementwise"]
     opt, _ = _compare(lambda x: nd.tanh(x * 2) + 1, (3, 5), np.float32)
     assert [n.op for n in opt.nodes] == ["fused_elementwise"]
+    for dt in (np.float32, np.float64):
+        opt, _ = _compare(lambda x: nd.cbrt(x * 2) + 1, (3, 5), dt)
+        assert [n.op for n in opt.nodes] == ["fused_elementwise", "cbrt", "fused_elementwise"]
 
 
 @pytest.mark.parametrize("name,fn", [("tanh", nd.tanh), ("exp", nd.exp), ("sigmoid", nd.sigmoid),
