@@ -71,7 +71,10 @@ def load_kernel_module(source):
     spec.loader.exec_module(mod)
     # Every Numba dispatcher in the module (an op's ``kernel`` may be a Python function
     # calling Numba helpers and BLAS, e.g. convolution as im2col + GEMM).
-    _LOADED.extend((name, v) for v in vars(mod).values() if hasattr(v, "py_func"))
+    # The float32 math helpers compile with the kernel calling them: not kernels of their own.
+    from .ops.math32 import HELPER_NAMES
+    _LOADED.extend((name, v) for k, v in vars(mod).items()
+                   if hasattr(v, "py_func") and k not in HELPER_NAMES)
     return mod
 
 

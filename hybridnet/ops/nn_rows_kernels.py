@@ -15,6 +15,8 @@ vectorise; otherwise each row is the strided lane ``[a, :, b]``. Per-row values
 """
 import numpy as np
 
+from .math32 import EXP32
+
 __all__ = ["softmax_kernel", "log_softmax_kernel", "softmax_xent_kernel", "xent_grad_kernel",
            "dense_xent_kernel", "dense_xent_grad_kernel",
            "log_softmax_grad_kernel", "softmax_grad_kernel", "pick_kernel", "pick_grad_kernel"]
@@ -28,45 +30,10 @@ _DEC_NORM = ("@numba.njit(cache=True, error_model='numpy', "
              "fastmath={'nsz', 'arcp', 'contract', 'afn', 'reassoc'})\n")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
-# Put in front of float32 kernels that call exp (tests/test_jit_rows.py checks it).
-EXP32 = """from llvmlite import ir as _ir
-from numba.core import types as _types
-from numba.extending import intrinsic as _intrinsic
-
-
-@_intrinsic
-def _f32_from_bits(typingctx, i):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], _ir.FloatType())
-    return _types.float32(_types.int32), codegen
-
-
-@numba.njit(inline='always', error_model='numpy', fastmath={'nsz', 'arcp', 'contract', 'afn'})
-def _exp32(x):
-    # exp of a float32 that LLVM vectorises (libm's expf is a scalar call): Cephes'
-    # expf polynomial on x - n*ln2, times 2**n built from bits in two halves (so
-    # subnormal results round correctly); <= 2 ulp from NumPy, inf/NaN/underflow exact.
-    t = min(max(x, np.float32(-104.0)), np.float32(88.75))
-    fx = np.floor(t * np.float32(1.44269504088896341) + np.float32(0.5))
-    r = t - fx * np.float32(0.693359375)
-    r = r - fx * np.float32(-2.12194440e-4)
-    p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
-           + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
-         + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
-    y = p * (r * r) + r + np.float32(1.0)
-    n = np.int32(fx)
-    h = n >> 1
-    y = (y * _f32_from_bits((h + 127) << 23)) * _f32_from_bits((n - h + 127) << 23)
-    y = y if x > np.float32(-104.0) else np.float32(0.0)
-    y = y if x < np.float32(88.72283) else np.float32(np.inf)
-    return y if x == x else x
-
-
-"""
-
 
 def with_exp32(src, dtype):
-    """``src`` calling the vectorisable ``_exp32`` instead of ``np.exp`` (float32 only)."""
+    """``src`` calling the vectorisable ``_exp32`` instead of ``np.exp`` (float32 only;
+    the helper is in ``math32.py``)."""
     if np.dtype(dtype) != np.float32 or "np.exp(" not in src:
         return src
     return EXP32 + src.replace("np.exp(", "_exp32(")

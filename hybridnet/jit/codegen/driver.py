@@ -20,7 +20,7 @@ from ...base import HybridnetError
 from ...ops.registry import OPS
 from ..interpret import interpret
 from ..runtime import STATS
-from .elementwise import HELPERS, loop_dims, render_fused
+from .elementwise import helpers, loop_dims, render_fused
 from .epilogue import Epilogue
 from .kernel_cache import HEADER as _HEADER, load_kernel_module
 from .matmul import epilogue_dims, epilogue_inputs, gemm_call, matmul_layout, render_matmul
@@ -220,7 +220,7 @@ class CompiledGraph:
                     args = [flat(a, v) for a, v in zip(ins, n.inputs)]
                 outs = [flat(o, v) for oi, (o, v) in enumerate(zip(outs, n.outputs))
                         if oi not in alias]
-                mod = load_kernel_module(_HEADER + HELPERS + src)
+                mod = load_kernel_module(_HEADER + helpers(src) + src)
                 # The user's file:line is shown with the source but kept out of the cached
                 # module, so identical kernels from different lines share one compile.
                 kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
@@ -242,7 +242,7 @@ class CompiledGraph:
             if src is not None:
                 # An op with its own Numba kernel (pooling ...): C-contiguous N-D arrays.
                 kname = f"k{len(self.kernels)}"
-                mod = load_kernel_module(_HEADER + (HELPERS if epi is not None else "") + src)
+                mod = load_kernel_module(_HEADER + (helpers(src) if epi is not None else "") + src)
                 kern = Kernel(kname, f"# from {n.loc}\n" + src, n.loc, mod.kernel)
                 self.kernels.append(kern)
                 env[kname] = _timed(kern) if PROFILE[0] else mod.kernel

@@ -9,9 +9,10 @@ import re
 
 import numpy as np
 
+from ...ops.math32 import MATH32, use_math32, uses_math32
 from ...ops.registry import OPS
 
-__all__ = ["render_fused", "FASTMATH", "HELPERS", "takes_dims"]
+__all__ = ["render_fused", "FASTMATH", "HELPERS", "helpers", "node_expr_template", "takes_dims"]
 
 # Scalar helpers every kernel module defines (inlined by Numba).
 HELPERS = """@numba.njit(inline='always')
@@ -20,6 +21,12 @@ def _b2f(b):
 
 
 """
+
+
+def helpers(src):
+    """The helper definitions a kernel module with source ``src`` needs: ``HELPERS``, and
+    the vectorisable float32 math (``ops/math32.py``) when ``src`` calls it."""
+    return HELPERS + (MATH32 if uses_math32(src) else "")
 
 # NaN/inf-safe fast-math (plain fastmath=True assumes no NaN/inf: DESIGN.md §5).
 FASTMATH = "{'nsz', 'arcp', 'contract', 'afn', 'reassoc'}"
@@ -47,12 +54,22 @@ def _literal(value, dtype):
     return repr(value)
 
 
-def _node_expr(n, names):
-    op = OPS[n.op]
-    expr = op.expr
-    attrs = dict(n.attrs)
+def node_expr_template(n):
+    """The scalar expression template node ``n`` renders (``{0}`` ... for its inputs):
+    its op's ``expr`` (the reversed form for ``reverse``), calling the vectorisable
+    float32 helpers where every value of ``n`` is float32 (Numba's float32 exp, tanh
+    and log are scalar libm calls)."""
+    expr = OPS[n.op].expr
     if isinstance(expr, tuple):
-        expr = expr[1] if attrs.get("reverse") else expr[0]
+        expr = expr[1] if dict(n.attrs).get("reverse") else expr[0]
+    if all(v.dtype == np.float32 for v in list(n.inputs) + list(n.outputs)):
+        expr = use_math32(expr)
+    return expr
+
+
+def _node_expr(n, names):
+    expr = node_expr_template(n)
+    attrs = dict(n.attrs)
     dt = n.outputs[0].dtype
     fmt = {k: (_literal(v, dt) if isinstance(v, (int, float)) and not isinstance(v, bool)
                else repr(v)) for k, v in attrs.items()}
