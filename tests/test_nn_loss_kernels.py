@@ -65,3 +65,22 @@ def test_op_uses_numpy_for_other_layouts_and_dtypes():
         tol = 1e-3 if x.dtype == np.float16 else 1e-6
         np.testing.assert_allclose(loss, ref_loss, rtol=tol)
         np.testing.assert_allclose(prob, ref_prob, rtol=tol)
+
+
+def test_op_switches_to_the_kernels_after_warm_calls(monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    label = np.array([0, 1, 2, 3, 3, 0], np.float32)
+    monkeypatch.setattr(nn_loss, "WARM_CALLS", 3)
+    monkeypatch.setattr(nn_loss, "_CALLS", [0])
+    used = []
+    real = nn_loss._kernels()
+    monkeypatch.setattr(nn_loss, "_kernels", lambda: (used.append(1), real)[1])
+    ref_loss, ref_prob, _ = _reference(x, label)
+    for call in range(5):
+        loss, prob = nn_loss._softmax_ce_loss(x, label)
+        assert len(used) == max(0, call - 2)        # NumPy for the first 3 calls
+        if call < 3:                                # the NumPy rule: the composite exactly
+            np.testing.assert_array_equal(loss, ref_loss)
+        np.testing.assert_allclose(loss, ref_loss, rtol=4e-7)
+        np.testing.assert_allclose(prob, ref_prob, rtol=4e-7)

@@ -4,7 +4,8 @@
 for ``data`` (N, C) and ``label`` (N,) in one op: the eager
 ``SoftmaxCrossEntropyLoss`` runs it instead of four ops (and their ten backward
 ops). Its forward is the same arithmetic as the composite: float32/float64
-C-contiguous data runs one Numba kernel each way (``nn_loss_kernels.py``;
+C-contiguous data runs one Numba kernel each way once the op has been called
+``WARM_CALLS`` times in the process (``nn_loss_kernels.py``;
 ``exp``/``log`` from the C library, an ulp from NumPy's at most), anything
 else the NumPy rule below, whose values are identical to the composite's.
 Labels are handled like ``pick``'s default ``mode='clip'`` (floats truncate,
@@ -51,10 +52,23 @@ def _kernels():
     return _LOADED[0]
 
 
+# Tiered: the first calls in a process take the NumPy rule, so a script that computes
+# a loss a few times never waits for a compile (0.3-0.4 s each way with an empty
+# kernel cache, more than all its NumPy calls would cost); a training loop switches
+# to the kernels after WARM_CALLS calls (loaded from the disk cache after the first run).
+WARM_CALLS = 8
+_CALLS = [0]
+
+
 def _use_kernel(data, label):
-    return (type(data) is np.ndarray and data.dtype in _KERNEL_DTYPES and data.size
+    if not (type(data) is np.ndarray and data.dtype in _KERNEL_DTYPES and data.size
             and data.flags.c_contiguous and type(label) is np.ndarray
-            and label.dtype.kind in "fiu")
+            and label.dtype.kind in "fiu"):
+        return False
+    if _CALLS[0] < WARM_CALLS:
+        _CALLS[0] += 1
+        return False
+    return True
 
 
 def _softmax_ce_loss(data, label):
