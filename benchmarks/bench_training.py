@@ -53,7 +53,9 @@ def _sizes():
                                              12800 if q else EPOCH_IMAGES)),
             "lenet_images": int(os.environ.get("HYBRIDNET_BENCH_LENET_IMAGES",
                                                3200 if q else EPOCH_IMAGES)),
-            "repeats": int(os.environ.get("HYBRIDNET_BENCH_REPEATS", 2 if q else 3))}
+            "repeats": int(os.environ.get("HYBRIDNET_BENCH_REPEATS", 2 if q else 3)),
+            # MLP epochs take ~1 s and this machine is noisy: more repeats for a stable median
+            "mlp_repeats": int(os.environ.get("HYBRIDNET_BENCH_REPEATS", 2 if q else 7))}
 
 
 def _torch():
@@ -480,15 +482,17 @@ def gemm_threads(repeats=7, calls=40):
             t.start()
         for t in ts:
             t.join()
-    fns = {"one_blas_thread": one, "two_blas_threads": two_blas,
-           "two_threads_side_by_side": side_by_side}
+    # two_blas_threads last, with a pause after it: OpenBLAS's second thread keeps
+    # spinning for a while after its call, which would take the core from the others.
+    fns = {"one_blas_thread": one, "two_threads_side_by_side": side_by_side,
+           "two_blas_threads": two_blas}
     samples = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             t = time.perf_counter()
             fn()
             samples[name].append((time.perf_counter() - t) / calls * 1e6)
-            time.sleep(0.02)
+            time.sleep(0.3 if name == "two_blas_threads" else 0.02)
     base = statistics.median(samples["one_blas_thread"])
     for name, s in samples.items():
         med = statistics.median(s)
@@ -502,7 +506,7 @@ def run():
     s = _sizes()
     torch = _torch()
     info = {"torch_threads": torch.get_num_threads() if torch is not None else None}
-    for row in mlp_epoch(s["mlp_images"], s["repeats"]):
+    for row in mlp_epoch(s["mlp_images"], s["mlp_repeats"]):
         yield {**row, **info}
     for row in lenet_epoch(s["lenet_images"], s["repeats"]):
         yield {**row, **info}
