@@ -136,7 +136,6 @@ class _StepPlan:
 
     def __init__(self, opt_type, fu, items, hypers):
         self.opt_type, self.fu = opt_type, fu
-        self.indices = tuple([it[0] for it in items])
         self.buffers = [(w._data, g._data, tuple([s._data for s in st]))
                         for _, w, g, st in items]
         self.hsigs = []
