@@ -150,3 +150,22 @@ def test_one_op_block_eager_vs_hybridized(shape):
         y = net(x)
     y.backward()
     np.testing.assert_array_equal(x.grad.asnumpy(), (x.asnumpy() > 0).astype(np.float32))
+
+
+def test_a_training_call_drops_the_guarded_call_and_a_predict_call_restores_it():
+    # The guard runs first on every call while it is set: after a training step it is
+    # dropped (not re-checked on every step), and the next predict call sets it again.
+    eager, hyb = _pair()
+    x = _x(4, 5)
+    hyb(x)
+    hyb(x)
+    cg = hyb._cached
+    assert cg.fast_call is not None
+    with autograd.record(train_mode=False):      # recorded (no Dropout: comparable)
+        out = hyb(x)
+    assert cg.fast_call is None
+    with autograd.record(train_mode=False):
+        ref = eager(x)
+    _same(out, ref)
+    _same(hyb(x), eager(x))
+    assert cg.fast_call is not None

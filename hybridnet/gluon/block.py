@@ -428,6 +428,7 @@ class HybridBlock(Block):
                     out = fast(args)
                     if out is not MISS:
                         return out
+                    cg.fast_call = None         # another kind of call (training ...)
                 return cg(*args, **kwargs)      # compiled graph: the hot path
             from ._hybrid import call_hybridized
             return call_hybridized(self, args, kwargs)

@@ -284,6 +284,9 @@ class CachedGraph:
             out = fast(args)
             if out is not MISS:
                 return out
+            # Another kind of call (a training step ...): stop guarding every call with
+            # it; the next plain predict call through ``_fast`` sets it again.
+            self.fast_call = None
         # Fast path while recording (a training step): arrays only, a signature seen
         # before, no captured attribute to re-read.
         if not kwargs and STATE.recording and self._fast_rec:
@@ -460,10 +463,10 @@ class _BackwardRunner:
         it = iter(grads)
         return [next(it) if w else None for w in self.wrt]
 
-    def _backward_from_tape(self, gs, parent_dests=None):
+    def _backward_from_tape(self, gs):
         """The same on NDArrays (create_graph's loop; there the compiled backward is
         not differentiated further: its results are constants)."""
-        grads = self.backward_np([g._data for g in gs], parent_dests)
+        grads = self.backward_np([g._data for g in gs])
         return [None if g is None else wrap(g) for g in grads]
 
     def release(self):
